@@ -1,0 +1,539 @@
+//! The core ↔ backend seam.
+//!
+//! The core tells a backend what to do with [`Command`]s; the backend answers only
+//! with [`Event`]s, including the confirmation of the core's own changes. Every
+//! backend matches `Command` exhaustively, so a new command is a compile error in
+//! each of them. What a protocol cannot do is declared in its [`Capabilities`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ids::{AccountId, QuestionId, RoomId};
+use crate::settings::SettingDef;
+
+/// Whether a message is plain text or an action (`/me`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// An ordinary message.
+    Normal,
+    /// An action, shown as CTCP ACTION on IRC.
+    Action,
+    /// A notice (no automatic reply expected).
+    Notice,
+}
+
+/// A contact's availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PresenceState {
+    /// Not connected.
+    #[default]
+    Offline,
+    /// Available.
+    Online,
+    /// Away (XMPP `away`, `xa`, `dnd` and the like).
+    Away,
+}
+
+/// A contact's availability and status text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Presence {
+    /// Online, away or offline.
+    pub state: PresenceState,
+    /// The protocol's word for the state when it says more than away (`dnd`, `xa` …).
+    pub show: Option<String>,
+    /// The contact's own status text.
+    pub message: Option<String>,
+}
+
+/// A buddy-list entry as a backend reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contact {
+    /// The protocol's handle (`bob@example.org`, `bob`).
+    pub handle: String,
+    /// A human name, when the protocol has one.
+    pub display_name: Option<String>,
+    /// The contact's group on the buddy list.
+    pub group: Option<String>,
+    /// Availability.
+    pub presence: Presence,
+}
+
+/// An occupant's standing in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// May moderate (IRC `@`).
+    Moderator,
+    /// May speak (IRC `+`).
+    Participant,
+    /// Listens only.
+    #[default]
+    Visitor,
+}
+
+/// Someone in a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occupant {
+    /// The occupant's nick in the room.
+    pub nick: String,
+    /// The real handle behind the nick, when the room discloses it.
+    pub handle: Option<String>,
+    /// Their role.
+    pub role: Role,
+    /// Whether this occupant is the account itself.
+    pub is_self: bool,
+}
+
+/// A typing notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypingState {
+    /// Typing now.
+    Active,
+    /// Stopped typing, text entered.
+    Paused,
+    /// Stopped typing, nothing entered.
+    Done,
+}
+
+/// What the core asks a backend to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Send a one-to-one message.
+    SendMessage {
+        /// The contact's handle.
+        to: String,
+        /// The text, one or more lines.
+        body: String,
+        /// Plain, action or notice.
+        kind: MessageKind,
+    },
+    /// Send a message to a joined room.
+    SendRoomMessage {
+        /// The room.
+        room: RoomId,
+        /// The text.
+        body: String,
+        /// Plain, action or notice.
+        kind: MessageKind,
+    },
+    /// Tell a contact we are typing.
+    SendTyping {
+        /// The contact's handle.
+        to: String,
+        /// The state.
+        state: TypingState,
+    },
+    /// Change our own presence on this account.
+    SetPresence {
+        /// Away text, `None` when available.
+        away: Option<String>,
+        /// Status text while available.
+        status: Option<String>,
+    },
+    /// Add a contact to the buddy list (and ask for authorisation where needed).
+    AddContact {
+        /// The handle.
+        handle: String,
+        /// A group to put it in.
+        group: Option<String>,
+    },
+    /// Remove a contact from the buddy list.
+    RemoveContact {
+        /// The handle.
+        handle: String,
+    },
+    /// Block a contact.
+    Block {
+        /// The handle.
+        handle: String,
+    },
+    /// Unblock a contact.
+    Allow {
+        /// The handle.
+        handle: String,
+    },
+    /// Ask for a contact's profile (answered with [`Event::Info`]).
+    GetInfo {
+        /// The handle.
+        handle: String,
+    },
+    /// Answer a question the backend asked with [`Event::QuestionAsked`].
+    AnswerQuestion {
+        /// The question.
+        id: QuestionId,
+        /// `yes` (true) or `no`.
+        accept: bool,
+    },
+    /// Join a room.
+    JoinRoom {
+        /// The room.
+        room: RoomId,
+        /// Our nick there.
+        nick: String,
+        /// The room password, if it has one.
+        password: Option<String>,
+    },
+    /// Leave a room.
+    LeaveRoom {
+        /// The room.
+        room: RoomId,
+    },
+    /// Change a room's topic (shown when the room confirms it).
+    SetTopic {
+        /// The room.
+        room: RoomId,
+        /// The new topic.
+        topic: String,
+    },
+    /// Invite a contact to a room.
+    InviteToRoom {
+        /// The room.
+        room: RoomId,
+        /// The contact's handle.
+        handle: String,
+    },
+    /// Remove an occupant from a room.
+    KickFromRoom {
+        /// The room.
+        room: RoomId,
+        /// The occupant's nick in the room.
+        nick: String,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Open an ad-hoc room with a contact.
+    ChatWith {
+        /// The contact's handle.
+        handle: String,
+    },
+    /// List the rooms a server offers (answered with [`Event::Notice`] lines).
+    ListRooms {
+        /// The server to ask, or the account's default.
+        server: Option<String>,
+    },
+    /// Send a raw protocol line where the protocol has a console.
+    Raw {
+        /// The line.
+        line: String,
+    },
+}
+
+impl Command {
+    /// The name used in "not supported" errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::SendMessage { .. } => "message",
+            Command::SendRoomMessage { .. } => "room message",
+            Command::SendTyping { .. } => "typing notice",
+            Command::SetPresence { .. } => "presence",
+            Command::AddContact { .. } => "add",
+            Command::RemoveContact { .. } => "remove",
+            Command::Block { .. } => "block",
+            Command::Allow { .. } => "allow",
+            Command::GetInfo { .. } => "info",
+            Command::AnswerQuestion { .. } => "answer",
+            Command::JoinRoom { .. } => "join",
+            Command::LeaveRoom { .. } => "part",
+            Command::SetTopic { .. } => "topic",
+            Command::InviteToRoom { .. } => "invite",
+            Command::KickFromRoom { .. } => "kick",
+            Command::ChatWith { .. } => "chat with",
+            Command::ListRooms { .. } => "chat list",
+            Command::Raw { .. } => "raw",
+        }
+    }
+}
+
+/// What a backend reports. Always past tense: something happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A step of logging in (`Connecting`, `Authenticating` …).
+    LoginProgress {
+        /// The step, shown as `tag - Logging in: <text>`.
+        text: String,
+    },
+    /// The account is online.
+    LoggedIn,
+    /// A problem worth showing, the account stays as it is.
+    Error {
+        /// The text, shown as `tag - Error: <text>`.
+        text: String,
+    },
+    /// Something informational for the control channel.
+    Notice {
+        /// The text, shown as `tag - <text>`.
+        text: String,
+    },
+    /// A contact was added or changed (also the initial buddy list).
+    ContactUpdated(Contact),
+    /// A contact was removed from the buddy list.
+    ContactRemoved {
+        /// The handle.
+        handle: String,
+    },
+    /// A one-to-one message arrived (or, with `from_self`, one we sent elsewhere).
+    MessageReceived {
+        /// The contact's handle (the peer also when `from_self`).
+        from: String,
+        /// The text, possibly several lines.
+        body: String,
+        /// Plain, action or notice.
+        kind: MessageKind,
+        /// When it was sent, for delayed delivery.
+        sent_at: Option<SystemTime>,
+        /// Sent by the account itself from another client.
+        from_self: bool,
+    },
+    /// A contact's typing state changed.
+    TypingChanged {
+        /// The contact's handle.
+        from: String,
+        /// The state.
+        state: TypingState,
+    },
+    /// The backend asks the user something (authorisation, call …).
+    QuestionAsked {
+        /// Pass back with [`Command::AnswerQuestion`].
+        id: QuestionId,
+        /// The question, shown by root.
+        text: String,
+    },
+    /// Profile lines for `info`.
+    Info {
+        /// The handle asked about.
+        handle: String,
+        /// Lines to show.
+        lines: Vec<String>,
+    },
+    /// We are in a room.
+    RoomJoined {
+        /// The room.
+        room: RoomId,
+        /// Its topic.
+        topic: Option<String>,
+        /// Everyone there, us included.
+        occupants: Vec<Occupant>,
+    },
+    /// We are out of a room.
+    RoomLeft {
+        /// The room.
+        room: RoomId,
+        /// Why, when we did not ask.
+        reason: Option<String>,
+    },
+    /// Someone joined a room or changed role.
+    OccupantUpdated {
+        /// The room.
+        room: RoomId,
+        /// Who.
+        occupant: Occupant,
+    },
+    /// Someone left a room.
+    OccupantLeft {
+        /// The room.
+        room: RoomId,
+        /// Their nick.
+        nick: String,
+        /// Why.
+        reason: Option<String>,
+        /// Kicked by this nick, if it was a kick.
+        kicked_by: Option<String>,
+    },
+    /// Someone in a room changed nick.
+    OccupantRenamed {
+        /// The room.
+        room: RoomId,
+        /// Old nick.
+        old: String,
+        /// New nick.
+        new: String,
+    },
+    /// A message in a room.
+    RoomMessage {
+        /// The room.
+        room: RoomId,
+        /// The speaker's nick in the room.
+        from: String,
+        /// The text.
+        body: String,
+        /// Plain, action or notice.
+        kind: MessageKind,
+        /// When it was sent (room history).
+        sent_at: Option<SystemTime>,
+    },
+    /// A room's topic changed.
+    TopicChanged {
+        /// The room.
+        room: RoomId,
+        /// Who changed it, if known.
+        by: Option<String>,
+        /// The topic.
+        topic: String,
+    },
+    /// We were invited to a room.
+    InvitedToRoom {
+        /// The room.
+        room: RoomId,
+        /// Who invited us.
+        from: String,
+        /// Their reason.
+        reason: Option<String>,
+    },
+    /// The backend changed an account setting (e.g. a recorded certificate fingerprint).
+    SettingChanged {
+        /// The setting's name.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+}
+
+/// What a protocol supports; a command outside it is answered with an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Group chats.
+    pub rooms: bool,
+    /// Adding and removing contacts.
+    pub contact_list: bool,
+    /// Blocking and allowing.
+    pub block: bool,
+    /// Typing notices.
+    pub typing: bool,
+    /// Listing a server's rooms.
+    pub room_list: bool,
+    /// Ad-hoc rooms with a contact.
+    pub chat_with: bool,
+    /// A raw console.
+    pub raw: bool,
+}
+
+impl Capabilities {
+    /// Whether the protocol can carry out `command`.
+    pub fn allows(&self, command: &Command) -> bool {
+        match command {
+            Command::SendMessage { .. }
+            | Command::SetPresence { .. }
+            | Command::GetInfo { .. }
+            | Command::AnswerQuestion { .. } => true,
+            Command::SendTyping { .. } => self.typing,
+            Command::AddContact { .. } | Command::RemoveContact { .. } => self.contact_list,
+            Command::Block { .. } | Command::Allow { .. } => self.block,
+            Command::SendRoomMessage { .. }
+            | Command::JoinRoom { .. }
+            | Command::LeaveRoom { .. }
+            | Command::SetTopic { .. }
+            | Command::InviteToRoom { .. }
+            | Command::KickFromRoom { .. } => self.rooms,
+            Command::ChatWith { .. } => self.chat_with,
+            Command::ListRooms { .. } => self.room_list,
+            Command::Raw { .. } => self.raw,
+        }
+    }
+}
+
+/// A password that never shows up in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Everything a backend needs to log an account in.
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    /// The account's id in this user's session.
+    pub id: AccountId,
+    /// The protocol name as registered (`jabber`, `skype` …).
+    pub protocol: String,
+    /// The login handle.
+    pub handle: String,
+    /// The IM password.
+    pub password: Secret,
+    /// The account's settings (explicitly set ones; defaults come from the backend's defs).
+    pub settings: BTreeMap<String, String>,
+}
+
+impl AccountSpec {
+    /// A setting's value, or `default` when unset.
+    pub fn setting<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+        self.settings
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or(default)
+    }
+}
+
+/// A backend's failure; the supervisor decides from it whether to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Credentials were refused: never retried.
+    #[error("{0}")]
+    Auth(String),
+    /// The account's configuration cannot work: never retried.
+    #[error("{0}")]
+    Config(String),
+    /// The connection failed or dropped: retried per `auto_reconnect`.
+    #[error("{0}")]
+    Network(String),
+    /// The peer broke the protocol: retried per `auto_reconnect`.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl BackendError {
+    /// Whether reconnecting may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, BackendError::Network(_) | BackendError::Protocol(_))
+    }
+}
+
+/// What a running account gets: its spec, its command queue and its event sink.
+///
+/// The command receiver outlives one connection attempt, so commands queued while
+/// reconnecting are delivered once the account is back.
+#[derive(Debug)]
+pub struct AccountContext {
+    /// The account to log in.
+    pub spec: AccountSpec,
+    /// Commands from the core, in order.
+    pub commands: mpsc::Receiver<Command>,
+    /// Events back to the core.
+    pub events: mpsc::Sender<(AccountId, Event)>,
+    /// Cancelled when the account is switched off or the gateway stops.
+    pub cancel: CancellationToken,
+}
+
+impl AccountContext {
+    /// Report an event; false when the core is gone (the backend should stop).
+    pub async fn emit(&self, event: Event) -> bool {
+        self.events.send((self.spec.id, event)).await.is_ok()
+    }
+}
+
+/// A protocol implementation.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The protocol's canonical name (`jabber`, `skype`).
+    fn protocol(&self) -> &'static str;
+    /// Other names `account add` accepts for it (`xmpp`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// What the protocol can do.
+    fn capabilities(&self) -> Capabilities;
+    /// Account settings this protocol adds to the common ones.
+    fn settings(&self) -> &'static [SettingDef] {
+        &[]
+    }
+    /// Log in and serve the account until it is cancelled (`Ok`) or fails.
+    ///
+    /// Emits [`Event::LoggedIn`] once online. Returning `Ok(())` means a clean log-off.
+    async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError>;
+}

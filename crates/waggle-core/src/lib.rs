@@ -1,0 +1,25 @@
+//! Waggle's vocabulary and seams.
+//!
+//! This crate owns the words both sides of the gateway share: identifiers, the
+//! [`backend`] seam (imperative [`Command`]s to a protocol, past-tense [`Event`]s
+//! back), the protocol [`registry`], the typed [`settings`] registry, the [`store`]
+//! trait with its records, and the [`reconnect`] supervisor. It opens no sockets,
+//! runs no SQL and knows nothing of IRC.
+
+pub mod backend;
+pub mod ids;
+pub mod reconnect;
+pub mod registry;
+pub mod settings;
+pub mod store;
+
+pub use backend::{
+    AccountContext, AccountSpec, Backend, BackendError, Capabilities, Command, Contact, Event,
+    MessageKind, Occupant, Presence, PresenceState, Role, Secret, TypingState,
+};
+pub use ids::{AccountId, QuestionId, RoomId, UserId};
+pub use registry::ProtocolRegistry;
+pub use settings::{Scope, SettingDef, SettingError, SettingKind};
+pub use store::{
+    AccountRecord, ChannelRecord, ContactRecord, Store, StoreError, UserData, UserKey, UserSummary,
+};

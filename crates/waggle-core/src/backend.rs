@@ -528,6 +528,10 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// What the protocol can do.
     fn capabilities(&self) -> Capabilities;
+    /// The host part of a contact's IRC hostmask when the handle has no domain.
+    fn contact_host(&self) -> &'static str {
+        self.protocol()
+    }
     /// Account settings this protocol adds to the common ones.
     fn settings(&self) -> &'static [SettingDef] {
         &[]

@@ -1,0 +1,135 @@
+//! IRCv3 capability negotiation: what Waggle offers and what a client enabled.
+
+/// Capabilities Waggle offers, with their `CAP LS 302` values.
+pub const SUPPORTED: &[(&str, &str)] = &[
+    ("away-notify", ""),
+    ("cap-notify", ""),
+    ("echo-message", ""),
+    ("extended-join", ""),
+    ("message-tags", ""),
+    ("multi-prefix", ""),
+    ("sasl", "PLAIN"),
+    ("server-time", ""),
+    ("userhost-in-names", ""),
+];
+
+/// One capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// `away-notify`
+    AwayNotify,
+    /// `cap-notify`
+    CapNotify,
+    /// `echo-message`
+    EchoMessage,
+    /// `extended-join`
+    ExtendedJoin,
+    /// `message-tags`
+    MessageTags,
+    /// `multi-prefix`
+    MultiPrefix,
+    /// `sasl`
+    Sasl,
+    /// `server-time`
+    ServerTime,
+    /// `userhost-in-names`
+    UserhostInNames,
+}
+
+impl Cap {
+    /// Parse a capability name.
+    pub fn from_name(name: &str) -> Option<Cap> {
+        Some(match name {
+            "away-notify" => Cap::AwayNotify,
+            "cap-notify" => Cap::CapNotify,
+            "echo-message" => Cap::EchoMessage,
+            "extended-join" => Cap::ExtendedJoin,
+            "message-tags" => Cap::MessageTags,
+            "multi-prefix" => Cap::MultiPrefix,
+            "sasl" => Cap::Sasl,
+            "server-time" => Cap::ServerTime,
+            "userhost-in-names" => Cap::UserhostInNames,
+            _ => return None,
+        })
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// The set of capabilities a client enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSet(u16);
+
+impl CapSet {
+    /// Whether `cap` is enabled.
+    pub fn has(self, cap: Cap) -> bool {
+        self.0 & cap.bit() != 0
+    }
+
+    /// Enable or disable `cap`.
+    pub fn set(&mut self, cap: Cap, on: bool) {
+        if on {
+            self.0 |= cap.bit();
+        } else {
+            self.0 &= !cap.bit();
+        }
+    }
+
+    /// Names of the enabled capabilities, space-separated.
+    pub fn names(self) -> String {
+        SUPPORTED
+            .iter()
+            .filter(|(n, _)| Cap::from_name(n).is_some_and(|c| self.has(c)))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Apply a `CAP REQ` list atomically: all or nothing. Returns the new set, or `None` to NAK.
+pub fn apply_req(current: CapSet, req: &str) -> Option<CapSet> {
+    let mut next = current;
+    let mut any = false;
+    for item in req.split_whitespace() {
+        any = true;
+        let (name, on) = match item.strip_prefix('-') {
+            Some(n) => (n, false),
+            None => (item, true),
+        };
+        next.set(Cap::from_name(name)?, on);
+    }
+    any.then_some(next)
+}
+
+/// The `CAP LS` list, with values for 302 clients.
+pub fn ls_list(version_302: bool) -> String {
+    SUPPORTED
+        .iter()
+        .map(|(n, v)| {
+            if version_302 && !v.is_empty() {
+                format!("{n}={v}")
+            } else {
+                (*n).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn req_is_atomic() {
+        let s = CapSet::default();
+        assert!(apply_req(s, "server-time foo").is_none());
+        let s = apply_req(s, "server-time multi-prefix").unwrap_or_default();
+        assert!(s.has(Cap::ServerTime) && s.has(Cap::MultiPrefix));
+        let s = apply_req(s, "-server-time").unwrap_or_default();
+        assert!(!s.has(Cap::ServerTime));
+        assert_eq!(s.names(), "multi-prefix");
+    }
+}

@@ -1,0 +1,397 @@
+//! Client registration: PASS, NICK, USER, CAP negotiation and SASL PLAIN, up to the
+//! point where the client is welcome and handed to its session.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use waggle_core::{UserId, store::UserKey};
+
+use crate::caps::{self, Cap, CapSet};
+use crate::codec::Incoming;
+use crate::config::AuthMode;
+use crate::connection::ClientTx;
+use crate::input::Input;
+use crate::line::Line;
+use crate::nick::is_valid_nick;
+use crate::server::Shared;
+
+/// An identified gateway user.
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub id: UserId,
+    pub key: UserKey,
+    pub name: String,
+}
+
+/// What registration learnt about the client.
+#[derive(Debug)]
+pub(crate) struct ClientInfo {
+    pub nick: String,
+    pub user: String,
+    pub realname: String,
+    pub host: String,
+    pub caps: CapSet,
+    pub cap_302: bool,
+    /// Identified through SASL.
+    pub login: Option<Login>,
+    /// A PASS to try as `identify` (open and registered modes).
+    pub identify_with: Option<String>,
+}
+
+/// What the connection does next.
+pub(crate) enum Step {
+    Continue,
+    Close,
+    Done(ClientInfo),
+}
+
+pub(crate) struct Registration {
+    shared: Arc<Shared>,
+    client: ClientTx,
+    host: String,
+    nick: Option<String>,
+    user: Option<(String, String)>,
+    pass: Option<String>,
+    negotiating: bool,
+    cap_302: bool,
+    caps: CapSet,
+    sasl_buffer: Option<String>,
+    login: Option<Login>,
+}
+
+impl Registration {
+    pub fn new(shared: Arc<Shared>, client: ClientTx, host: String) -> Self {
+        Registration {
+            shared,
+            client,
+            host,
+            nick: None,
+            user: None,
+            pass: None,
+            negotiating: false,
+            cap_302: false,
+            caps: CapSet::default(),
+            sasl_buffer: None,
+            login: None,
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn target(&self) -> String {
+        self.nick.clone().unwrap_or_else(|| "*".into())
+    }
+
+    fn numeric(&self, code: &str) -> Line {
+        Line::new(code)
+            .prefix(&self.shared.config.name)
+            .param(self.target())
+    }
+
+    fn send(&self, line: Line) {
+        self.client.line(line);
+    }
+
+    pub async fn handle(&mut self, incoming: Incoming) -> Step {
+        let msg = match incoming {
+            Incoming::Message(m) => m,
+            Incoming::TooLong => {
+                self.send(self.numeric("417").param("Input line was too long"));
+                return Step::Continue;
+            }
+            Incoming::Invalid { .. } => return Step::Continue,
+        };
+        let input = Input::from_message(&msg);
+        match input.verb.as_str() {
+            "PASS" => match input.params.first() {
+                Some(p) => self.pass = Some(p.clone()),
+                None => self.send(
+                    self.numeric("461")
+                        .param("PASS")
+                        .param("Not enough parameters"),
+                ),
+            },
+            "NICK" => self.nick_cmd(&input),
+            "USER" => {
+                if input.params.len() < 4
+                    || input.params[3].is_empty()
+                    || input.params[0].is_empty()
+                {
+                    self.send(
+                        self.numeric("461")
+                            .param("USER")
+                            .param("Not enough parameters"),
+                    );
+                } else {
+                    self.user = Some((input.params[0].clone(), input.params[3].clone()));
+                }
+            }
+            "CAP" => self.cap(&input),
+            "AUTHENTICATE" => self.authenticate(&input).await,
+            "PING" => match input.params.first() {
+                Some(token) => self.send(
+                    Line::new("PONG")
+                        .prefix(&self.shared.config.name)
+                        .param(&self.shared.config.name)
+                        .param(token),
+                ),
+                None => self.send(self.numeric("409").param("No origin specified")),
+            },
+            "PONG" => {}
+            "QUIT" => {
+                self.client.send(format!(
+                    "ERROR :Closing link: {} (Quit: {})",
+                    self.host,
+                    crate::sanitize::one_line(input.arg(0))
+                ));
+                return Step::Close;
+            }
+            _ => {
+                self.send(
+                    self.numeric("451")
+                        .param(&input.verb)
+                        .param("You have not registered"),
+                );
+            }
+        }
+        self.try_finish()
+    }
+
+    fn nick_cmd(&mut self, input: &Input) {
+        let Some(nick) = input.params.first().filter(|n| !n.is_empty()) else {
+            self.send(self.numeric("431").param("No nickname given"));
+            return;
+        };
+        if !is_valid_nick(nick) {
+            self.send(self.numeric("432").param(nick).param("Erroneous nickname"));
+            return;
+        }
+        if crate::nick::irc_lower(nick) == "root" {
+            self.send(
+                self.numeric("433")
+                    .param(nick)
+                    .param("Nickname is already in use"),
+            );
+            return;
+        }
+        self.nick = Some(nick.clone());
+    }
+
+    fn cap(&mut self, input: &Input) {
+        let name = self.shared.config.name.clone();
+        let target = self.target();
+        let sub = input.arg(0).to_ascii_uppercase();
+        match sub.as_str() {
+            "LS" => {
+                self.negotiating = true;
+                if input.arg(1).parse::<u32>().is_ok_and(|v| v >= 302) {
+                    self.cap_302 = true;
+                    self.caps.set(Cap::CapNotify, true);
+                }
+                self.send(
+                    Line::new("CAP")
+                        .prefix(name)
+                        .param(target)
+                        .param("LS")
+                        .param(caps::ls_list(self.cap_302)),
+                );
+            }
+            "LIST" => {
+                self.send(
+                    Line::new("CAP")
+                        .prefix(name)
+                        .param(target)
+                        .param("LIST")
+                        .param(self.caps.names()),
+                );
+            }
+            "REQ" => {
+                self.negotiating = true;
+                let req = input.arg(1).to_string();
+                match caps::apply_req(self.caps, &req) {
+                    Some(next) => {
+                        self.caps = next;
+                        self.send(
+                            Line::new("CAP")
+                                .prefix(name)
+                                .param(target)
+                                .param("ACK")
+                                .param(req),
+                        );
+                    }
+                    None => {
+                        self.send(
+                            Line::new("CAP")
+                                .prefix(name)
+                                .param(target)
+                                .param("NAK")
+                                .param(req),
+                        );
+                    }
+                }
+            }
+            "END" => self.negotiating = false,
+            _ => {
+                self.send(
+                    self.numeric("410")
+                        .param(input.arg(0))
+                        .param("Invalid CAP command"),
+                );
+            }
+        }
+    }
+
+    async fn authenticate(&mut self, input: &Input) {
+        if !self.caps.has(Cap::Sasl) {
+            self.send(self.numeric("904").param("SASL authentication failed"));
+            return;
+        }
+        if self.login.is_some() {
+            self.send(
+                self.numeric("907")
+                    .param("You have already authenticated using SASL"),
+            );
+            return;
+        }
+        let arg = input.arg(0);
+        if arg == "*" {
+            self.sasl_buffer = None;
+            self.send(self.numeric("906").param("SASL authentication aborted"));
+            return;
+        }
+        let Some(buffer) = self.sasl_buffer.as_mut() else {
+            if arg.eq_ignore_ascii_case("PLAIN") {
+                self.sasl_buffer = Some(String::new());
+                self.client.send("AUTHENTICATE +".into());
+            } else {
+                self.send(
+                    self.numeric("908")
+                        .param("PLAIN")
+                        .param("are available SASL mechanisms"),
+                );
+                self.send(self.numeric("904").param("SASL authentication failed"));
+            }
+            return;
+        };
+        if arg != "+" {
+            buffer.push_str(arg);
+        }
+        if arg.len() == 400 && buffer.len() < 4096 {
+            return; // more chunks follow
+        }
+        let payload = self.sasl_buffer.take().unwrap_or_default();
+        let Some((authcid, password)) = decode_plain(&payload) else {
+            self.send(self.numeric("904").param("SASL authentication failed"));
+            return;
+        };
+        match self.shared.store.authenticate(&authcid, &password).await {
+            Ok(Some((id, key))) => {
+                let nick = self.target();
+                let user = self
+                    .user
+                    .as_ref()
+                    .map(|u| u.0.clone())
+                    .unwrap_or_else(|| nick.clone());
+                self.send(
+                    self.numeric("900")
+                        .param(format!("{nick}!{user}@{}", self.host))
+                        .param(&authcid)
+                        .param(format!("You are now logged in as {authcid}")),
+                );
+                self.send(self.numeric("903").param("SASL authentication successful"));
+                self.login = Some(Login {
+                    id,
+                    key,
+                    name: authcid,
+                });
+            }
+            Ok(None) => self.send(self.numeric("904").param("SASL authentication failed")),
+            Err(e) => {
+                tracing::warn!(error = %e, "store failed during SASL");
+                self.send(self.numeric("904").param("SASL authentication failed"));
+            }
+        }
+    }
+
+    fn try_finish(&mut self) -> Step {
+        if self.negotiating || self.sasl_buffer.is_some() {
+            return Step::Continue;
+        }
+        let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
+            return Step::Continue;
+        };
+        let cfg = &self.shared.config;
+        let mut identify_with = self.pass.take();
+        if cfg.auth_mode == AuthMode::Closed {
+            let ok = match (&identify_with, &cfg.server_password) {
+                (Some(given), Some(expected)) => {
+                    constant_time_eq(given.as_bytes(), expected.as_bytes())
+                }
+                _ => false,
+            };
+            if !ok {
+                self.send(self.numeric("464").param("Password incorrect"));
+                self.client.send(format!(
+                    "ERROR :Closing link: {} (Password incorrect)",
+                    self.host
+                ));
+                return Step::Close;
+            }
+            identify_with = None;
+        }
+        Step::Done(ClientInfo {
+            nick,
+            user: user
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .take(16)
+                .collect(),
+            realname,
+            host: self.host.clone(),
+            caps: self.caps,
+            cap_302: self.cap_302,
+            login: self.login.take(),
+            identify_with,
+        })
+    }
+}
+
+/// Decode a SASL PLAIN payload into (authcid, password).
+fn decode_plain(b64: &str) -> Option<(String, String)> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let mut parts = raw.split(|b| *b == 0);
+    let authzid = parts.next()?;
+    let authcid = parts.next()?;
+    let password = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let authcid = if authcid.is_empty() { authzid } else { authcid };
+    Some((
+        String::from_utf8(authcid.to_vec()).ok()?,
+        String::from_utf8(password.to_vec()).ok()?,
+    ))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_payload() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(b"\0alice\0secret");
+        assert_eq!(decode_plain(&b64), Some(("alice".into(), "secret".into())));
+        assert_eq!(decode_plain("!!"), None);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(b"alice");
+        assert_eq!(decode_plain(&b64), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! `set` for every scope: global (`set`), account (`account <id> set`) and channel
+//! (`channel <ch> set`), all driven by the settings registry.
+
+use std::collections::BTreeMap;
+
+use waggle_core::settings::{self, SettingDef, SettingError};
+use waggle_core::{AccountId, Secret};
+
+use crate::line::Line;
+use crate::session::Session;
+
+/// What `set` operates on.
+pub(super) enum Target {
+    Global,
+    Account(AccountId),
+    Channel(String),
+}
+
+fn show(s: &Session, def: Option<&SettingDef>, name: &str, value: Option<&str>) {
+    match (def, value) {
+        (Some(d), Some(_)) if d.secret => s.root_say(&format!("{name} = `********' (hidden)")),
+        (_, Some(v)) => s.root_say(&format!("{name} = `{v}'")),
+        (_, None) => s.root_say(&format!("{name} is empty")),
+    }
+}
+
+fn defs_for(s: &Session, target: &Target) -> Vec<SettingDef> {
+    match target {
+        Target::Global => settings::GLOBAL.to_vec(),
+        Target::Account(id) => {
+            let proto = s
+                .account_by_id(*id)
+                .map(|a| a.rec.protocol.clone())
+                .unwrap_or_default();
+            settings::ACCOUNT
+                .iter()
+                .chain(s.protocol_settings(&proto))
+                .copied()
+                .collect()
+        }
+        Target::Channel(_) => settings::CHANNEL.to_vec(),
+    }
+}
+
+fn explicit(s: &Session, target: &Target) -> BTreeMap<String, String> {
+    match target {
+        Target::Global => s.settings.clone(),
+        Target::Account(id) => {
+            let Some(a) = s.account_by_id(*id) else {
+                return BTreeMap::new();
+            };
+            let mut m = a.rec.settings.clone();
+            m.insert("tag".into(), a.rec.tag.clone());
+            m.insert("username".into(), a.rec.handle.clone());
+            if a.rec.password.is_some() {
+                m.insert("password".into(), "set".into());
+            }
+            m
+        }
+        Target::Channel(name) => s
+            .channel(name)
+            .map(|c| c.settings.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Run `set` arguments against a target.
+pub(super) async fn run(s: &mut Session, target: Target, args: &[String]) {
+    let defs = defs_for(s, &target);
+    let values = explicit(s, &target);
+    let effective = |name: &str, def: Option<&SettingDef>| -> Option<String> {
+        values
+            .get(name)
+            .cloned()
+            .or_else(|| def.and_then(|d| d.default.map(str::to_string)))
+    };
+    let (del, name, value) = match args {
+        [] => {
+            for d in &defs {
+                if !d.secret || values.contains_key(d.name) {
+                    show(s, Some(d), d.name, effective(d.name, Some(d)).as_deref());
+                }
+            }
+            return;
+        }
+        [flag, name, ..] if flag.eq_ignore_ascii_case("-del") => (true, name.clone(), None),
+        [flag] if flag.eq_ignore_ascii_case("-del") => {
+            s.root_say("Not enough parameters given (need 2).");
+            return;
+        }
+        [name] => (false, name.clone(), None),
+        [name, value, ..] => (false, name.clone(), Some(value.clone())),
+    };
+    let def = defs
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(&name))
+        .copied();
+    let Some(def) = def else {
+        s.root_say(&SettingError::Unknown(name.clone()).to_string());
+        if matches!(target, Target::Global) {
+            s.root_say("It might be an account or channel setting. See \x02help account set\x02 and \x02help channel set\x02.");
+        }
+        return;
+    };
+    if !del && value.is_none() {
+        show(
+            s,
+            Some(&def),
+            def.name,
+            effective(def.name, Some(&def)).as_deref(),
+        );
+        return;
+    }
+    if def.read_only {
+        s.root_say("This setting can not be changed");
+        return;
+    }
+    let new = match value {
+        Some(v) => match def.validate(&v) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                s.root_say(&e.to_string());
+                return;
+            }
+        },
+        None => None,
+    };
+    match apply(s, &target, &def, new.clone()).await {
+        Ok(()) if def.secret => s.root_say("Setting changed successfully"),
+        Ok(()) => {
+            let values = explicit(s, &target);
+            let shown = values
+                .get(def.name)
+                .cloned()
+                .or_else(|| def.default.map(str::to_string));
+            show(s, Some(&def), def.name, shown.as_deref());
+        }
+        Err(msg) => s.root_say(&msg),
+    }
+}
+
+async fn apply(
+    s: &mut Session,
+    target: &Target,
+    def: &SettingDef,
+    value: Option<String>,
+) -> Result<(), String> {
+    match target {
+        Target::Global => apply_global(s, def, value).await,
+        Target::Account(id) => apply_account(s, *id, def, value).await,
+        Target::Channel(name) => {
+            let name = name.clone();
+            let Some(ch) = s.channel_mut(&name) else {
+                return Err(format!("Could not find channel `{name}'"));
+            };
+            match &value {
+                Some(v) => ch.settings.insert(def.name.to_string(), v.clone()),
+                None => ch.settings.remove(def.name),
+            };
+            s.save_channel(&name).await;
+            s.sync_control_channels(None);
+            Ok(())
+        }
+    }
+}
+
+async fn apply_global(
+    s: &mut Session,
+    def: &SettingDef,
+    value: Option<String>,
+) -> Result<(), String> {
+    if def.name == "password" {
+        let (Some(login), Some(new)) = (s.login.clone(), value) else {
+            return Err("Please identify first (and give a new password)".into());
+        };
+        return s
+            .shared
+            .store
+            .change_password(login.id, &login.key, &new)
+            .await
+            .map_err(|e| format!("Failed to change setting: {e}"));
+    }
+    let old_root = s.root_nick();
+    match &value {
+        Some(v) => s.settings.insert(def.name.to_string(), v.clone()),
+        None => s.settings.remove(def.name),
+    };
+    s.save_setting(def.name, value.as_deref()).await;
+    match def.name {
+        "away" | "status" => s.broadcast_presence(),
+        "root_nick" => {
+            let new_root = s.root_nick();
+            if !crate::nick::is_valid_nick(&new_root)
+                || s.nicks.contains_key(&crate::nick::irc_lower(&new_root))
+            {
+                s.settings.insert("root_nick".into(), old_root.clone());
+                s.save_setting("root_nick", Some(&old_root)).await;
+                return Err(format!("Nick `{new_root}' is invalid or taken"));
+            }
+            let mask = format!("{old_root}!{old_root}@{}", s.shared.config.name);
+            s.send(Line::new("NICK").prefix(mask).param(&new_root));
+            for ch in s.channels.iter_mut() {
+                if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(&old_root)) {
+                    m.nick = new_root.clone();
+                    m.mask = format!("{new_root}!{new_root}@{}", s.shared.config.name);
+                    ch.members.insert(crate::nick::irc_lower(&new_root), m);
+                }
+            }
+        }
+        "ops" | "show_users" => s.sync_control_channels(None),
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn apply_account(
+    s: &mut Session,
+    id: AccountId,
+    def: &SettingDef,
+    value: Option<String>,
+) -> Result<(), String> {
+    if def.name == "tag" {
+        let Some(tag) = value else {
+            return Err("The tag can not be empty".into());
+        };
+        if s.accounts
+            .iter()
+            .any(|a| a.id != id && a.rec.tag.eq_ignore_ascii_case(&tag))
+        {
+            return Err(format!("Tag `{tag}' is already in use"));
+        }
+        if let Some(a) = s.account_mut(id) {
+            a.rec.tag = tag;
+        }
+    } else if def.name == "password" {
+        if let Some(a) = s.account_mut(id) {
+            a.rec.password = value.map(Secret);
+        }
+    } else if let Some(a) = s.account_mut(id) {
+        match &value {
+            Some(v) => a.rec.settings.insert(def.name.to_string(), v.clone()),
+            None => a.rec.settings.remove(def.name),
+        };
+    }
+    s.save_account(id).await;
+    if matches!(def.name, "away" | "status") {
+        s.broadcast_presence();
+    }
+    Ok(())
+}
+
+pub(super) async fn global(s: &mut Session, args: &[String]) {
+    run(s, Target::Global, args).await;
+}

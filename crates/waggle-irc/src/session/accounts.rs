@@ -1,0 +1,280 @@
+//! Accounts at run time: starting and stopping their supervised backend tasks,
+//! sending them commands, and the contact list they report.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc;
+use waggle_core::reconnect::{Backoff, ReconnectPolicy, supervise};
+use waggle_core::settings::parse_bool;
+use waggle_core::{AccountContext, AccountId, AccountSpec, Command, Contact, Secret};
+
+use super::Session;
+use super::state::{AccountState, ContactEntry, NickOwner};
+use crate::nick::{NickSource, NickStyle, format_nick, irc_lower, unique_nick};
+
+/// Why a command could not reach an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendError {
+    NoAccount,
+    Offline,
+    Unsupported,
+}
+
+impl Session {
+    /// Turn an account on. Returns false (after saying why) when it can't start.
+    pub(crate) fn start_account(&mut self, id: AccountId) -> bool {
+        let Some(acc) = self.account_by_id(id) else {
+            return false;
+        };
+        if acc.is_active() {
+            self.root_say("Account already online");
+            return false;
+        }
+        let Some(backend) = self.shared.protocols.get(&acc.rec.protocol).cloned() else {
+            self.root_say(&format!(
+                "Unknown protocol `{}': this Waggle has no backend for it (available: {})",
+                acc.rec.protocol,
+                self.available_protocols()
+            ));
+            return false;
+        };
+        let Some(password) = acc.rec.password.clone() else {
+            self.root_say(&format!(
+                "Enter password for account {} first (use /OPER)",
+                acc.rec.tag
+            ));
+            self.prompt = Some(super::state::Prompt::AccountPassword(id));
+            return false;
+        };
+        let auto_reconnect = acc
+            .rec
+            .settings
+            .get("auto_reconnect")
+            .and_then(|v| parse_bool(v))
+            .unwrap_or(true)
+            && self.flag("auto_reconnect");
+        let backoff: Backoff = self
+            .setting("auto_reconnect_delay")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        let mut settings: BTreeMap<String, String> = acc.rec.settings.clone();
+        if !settings.contains_key("away") {
+            if let Some(away) = self
+                .away
+                .clone()
+                .or_else(|| self.setting("away").map(str::to_string))
+            {
+                settings.insert("away".into(), away);
+            }
+        }
+        let spec = AccountSpec {
+            id,
+            protocol: acc.rec.protocol.clone(),
+            handle: acc.rec.handle.clone(),
+            password: Secret(password.0.clone()),
+            settings,
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let cancel = self.cancel.child_token();
+        let ctx = AccountContext {
+            spec,
+            commands: rx,
+            events: self.events_tx.clone(),
+            cancel: cancel.clone(),
+        };
+        let span = tracing::info_span!("account", id = id.0, proto = %acc.rec.protocol);
+        let policy = ReconnectPolicy {
+            auto_reconnect,
+            backoff,
+        };
+        self.tracker.spawn(tracing::Instrument::instrument(
+            supervise(backend, ctx, policy),
+            span,
+        ));
+        if let Some(a) = self.account_mut(id) {
+            a.commands = Some(tx);
+            a.cancel = Some(cancel);
+            a.state = AccountState::Connecting;
+        }
+        true
+    }
+
+    /// Turn an account off; its contacts go offline.
+    pub(crate) fn stop_account(&mut self, id: AccountId) {
+        if let Some(a) = self.account_mut(id) {
+            if let Some(c) = a.cancel.take() {
+                c.cancel();
+            }
+            a.commands = None;
+            a.state = AccountState::Off;
+        }
+        let mut changed = false;
+        for c in self.contacts.values_mut().filter(|c| c.account == id) {
+            if c.is_online() {
+                c.presence = Default::default();
+                changed = true;
+            }
+        }
+        if changed {
+            self.sync_control_channels(Some("Leaving..."));
+        }
+        self.leave_account_rooms(id);
+    }
+
+    pub(crate) fn stop_all_accounts(&mut self) {
+        let ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id).collect();
+        for id in ids {
+            self.stop_account(id);
+        }
+    }
+
+    /// Send a command to an online account, checking the protocol supports it.
+    pub(crate) fn send_command(&self, id: AccountId, cmd: Command) -> Result<(), SendError> {
+        let acc = self.account_by_id(id).ok_or(SendError::NoAccount)?;
+        let backend = self
+            .shared
+            .protocols
+            .get(&acc.rec.protocol)
+            .ok_or(SendError::Unsupported)?;
+        if !backend.capabilities().allows(&cmd) {
+            return Err(SendError::Unsupported);
+        }
+        if acc.state != AccountState::Online {
+            return Err(SendError::Offline);
+        }
+        let tx = acc.commands.as_ref().ok_or(SendError::Offline)?;
+        tx.try_send(cmd).map_err(|_| SendError::Offline)
+    }
+
+    pub(crate) fn available_protocols(&self) -> String {
+        let names = self.shared.protocols.protocols();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    fn nick_style(&self) -> NickStyle {
+        NickStyle {
+            lowercase: self.flag("nick_lowercase"),
+            underscores: self.flag("nick_underscores"),
+            utf8: self.flag("utf8_nicks"),
+        }
+    }
+
+    /// A fresh, unique nick for a contact.
+    pub(crate) fn make_nick(
+        &self,
+        account: AccountId,
+        handle: &str,
+        display: Option<&str>,
+        group: Option<&str>,
+    ) -> String {
+        let acc = self.account_by_id(account);
+        let tag = acc.map(|a| a.rec.tag.as_str()).unwrap_or("");
+        let format = acc
+            .and_then(|a| a.rec.settings.get("nick_format").cloned())
+            .or_else(|| self.setting("nick_format").map(str::to_string))
+            .unwrap_or_else(|| "%-@nick".into());
+        let format = match acc
+            .and_then(|a| a.rec.settings.get("nick_source"))
+            .map(String::as_str)
+        {
+            Some("full_name") if format == "%-@nick" => "%full_name".to_string(),
+            Some("first_name") if format == "%-@nick" => "%first_name".to_string(),
+            _ => format,
+        };
+        let src = NickSource {
+            handle,
+            full_name: display,
+            group,
+            account: tag,
+        };
+        let nick = format_nick(&format, &src, self.nick_style());
+        unique_nick(&nick, |n| self.nick_taken(n))
+    }
+
+    /// Whether a lower-cased nick is used by root, the user or a contact.
+    pub(crate) fn nick_taken(&self, lower: &str) -> bool {
+        self.nicks.contains_key(lower)
+            || lower == irc_lower(&self.nick)
+            || lower == irc_lower(&self.root_nick())
+    }
+
+    /// Add or update a contact from a backend report; returns whether it is new.
+    pub(crate) fn upsert_contact(
+        &mut self,
+        account: AccountId,
+        contact: Contact,
+        persistent: bool,
+    ) -> bool {
+        let key = (account, contact.handle.clone());
+        if let Some(existing) = self.contacts.get_mut(&key) {
+            if contact.display_name.is_some() {
+                existing.display_name = contact.display_name;
+            }
+            if contact.group.is_some() {
+                existing.group = contact.group;
+            }
+            existing.presence = contact.presence;
+            existing.persistent |= persistent;
+            return false;
+        }
+        let protocol = self
+            .account_by_id(account)
+            .map(|a| a.rec.protocol.clone())
+            .unwrap_or_default();
+        let nick = self.make_nick(
+            account,
+            &contact.handle,
+            contact.display_name.as_deref(),
+            contact.group.as_deref(),
+        );
+        let (user, host) = self.contact_user_host(&protocol, &contact.handle);
+        self.nicks.insert(
+            irc_lower(&nick),
+            NickOwner::Contact(account, contact.handle.clone()),
+        );
+        self.contacts.insert(
+            key,
+            ContactEntry {
+                account,
+                handle: contact.handle,
+                nick,
+                display_name: contact.display_name,
+                group: contact.group,
+                presence: contact.presence,
+                persistent,
+                last_channel: None,
+                user,
+                host,
+            },
+        );
+        true
+    }
+
+    /// Drop a contact from memory (and the store).
+    pub(crate) async fn forget_contact(&mut self, account: AccountId, handle: &str) {
+        if let Some(c) = self.contacts.remove(&(account, handle.to_string())) {
+            self.nicks.remove(&irc_lower(&c.nick));
+            self.sync_control_channels(None);
+            if c.persistent {
+                self.delete_contact_row(account, handle).await;
+            }
+        }
+    }
+
+    /// Stop tracking chat rooms of an account that went off.
+    fn leave_account_rooms(&mut self, id: AccountId) {
+        let names: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| c.room.as_ref().is_some_and(|(a, _)| *a == id))
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            self.chat_left(&name, Some("Account signed off"));
+        }
+    }
+}

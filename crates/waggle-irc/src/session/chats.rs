@@ -1,0 +1,211 @@
+//! Chat channels: channels bound to a group chat of an account (`chat add`), joined
+//! when the user joins them and filled from the room's occupants.
+
+use waggle_core::{AccountId, Command, Occupant, RoomId};
+
+use super::Session;
+use super::accounts::SendError;
+use super::state::AccountState;
+use crate::line::Line;
+use crate::nick::irc_lower;
+
+impl Session {
+    /// The channel bound to a room of an account.
+    pub(crate) fn chat_channel_for(&self, account: AccountId, room: &RoomId) -> Option<String> {
+        self.channels
+            .iter()
+            .find(|c| {
+                c.room
+                    .as_ref()
+                    .is_some_and(|(a, r)| *a == account && r == room)
+            })
+            .or_else(|| {
+                self.channels.iter().find(|c| {
+                    c.is_chat()
+                        && c.setting("room")
+                            .is_some_and(|r| r.eq_ignore_ascii_case(&room.0))
+                        && c.setting("account").and_then(|t| self.find_account(t)) == Some(account)
+                })
+            })
+            .map(|c| c.name.clone())
+    }
+
+    /// Join a channel by name: control channels at once, chats through their account.
+    pub(crate) async fn join_channel(&mut self, name: &str) {
+        let Some(ch) = self.channel(name).cloned() else {
+            return;
+        };
+        if ch.joined {
+            return;
+        }
+        if !ch.is_chat() {
+            self.join_channel_now(name);
+            return;
+        }
+        let (Some(tag), Some(room)) = (ch.setting("account"), ch.setting("room")) else {
+            self.send(self.numeric("403").param(name).param("No such channel"));
+            return;
+        };
+        let Some(account) = self.find_account(tag) else {
+            self.send(self.numeric("403").param(name).param("No such channel"));
+            return;
+        };
+        let nick = ch
+            .setting("nick")
+            .map(str::to_string)
+            .unwrap_or_else(|| self.nick.clone());
+        let cmd = Command::JoinRoom {
+            room: RoomId(room.to_string()),
+            nick,
+            password: ch.setting("password").map(str::to_string),
+        };
+        match self.send_command(account, cmd) {
+            Ok(()) => {
+                if let Some(c) = self.channel_mut(name) {
+                    c.room = Some((account, RoomId(room.to_string())));
+                }
+            }
+            Err(SendError::Offline) | Err(SendError::NoAccount) => {
+                self.send(
+                    self.numeric("437").param(name).param(
+                        "The account of this chat is not online; it will be joined when it is",
+                    ),
+                );
+                if let Some(c) = self.channel_mut(name) {
+                    c.settings.insert("auto_join".into(), "true".into());
+                }
+                self.save_channel(name).await;
+            }
+            Err(SendError::Unsupported) => {
+                self.send(
+                    self.numeric("403")
+                        .param(name)
+                        .param("Named chatrooms not supported on that account"),
+                );
+            }
+        }
+    }
+
+    /// The room confirmed our join: show the channel.
+    pub(crate) fn chat_joined(
+        &mut self,
+        account: AccountId,
+        room: RoomId,
+        topic: Option<String>,
+        occupants: Vec<Occupant>,
+    ) {
+        let name = match self.chat_channel_for(account, &room) {
+            Some(n) => n,
+            None => {
+                // A room we did not ask for (ad-hoc chat, invitation accepted elsewhere).
+                let mut base: String = room
+                    .0
+                    .split('@')
+                    .next()
+                    .unwrap_or("chat")
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                if base.is_empty() {
+                    base = "chat".into();
+                }
+                let mut name = format!("#{base}");
+                name.truncate(crate::nick::CHANNELLEN);
+                while self.channel(&name).is_some() {
+                    name.push('_');
+                }
+                let mut ch = super::state::Channel::new(&name);
+                ch.settings.insert("type".into(), "chat".into());
+                ch.settings.insert("room".into(), room.0.clone());
+                if let Some(a) = self.account_by_id(account) {
+                    ch.settings.insert("account".into(), a.rec.tag.clone());
+                }
+                self.channels.push(ch);
+                name
+            }
+        };
+        let mut members = std::collections::BTreeMap::new();
+        let mut my_modes = String::new();
+        for o in &occupants {
+            if o.is_self {
+                my_modes = super::events::role_modes(o.role);
+                continue;
+            }
+            let m = self.occupant_member(account, &room, o);
+            members.insert(irc_lower(&m.nick), m);
+        }
+        if let Some(ch) = self.channel_mut(&name) {
+            ch.room = Some((account, room));
+            ch.members = members;
+            ch.my_modes = my_modes;
+            if topic.is_some() {
+                ch.topic = topic;
+            }
+        }
+        self.join_channel_now(&name);
+    }
+
+    /// We are out of a chat: PART the user.
+    pub(crate) fn chat_left(&mut self, name: &str, reason: Option<&str>) {
+        let Some(ch) = self.channel_mut(name) else {
+            return;
+        };
+        let was_joined = ch.joined;
+        ch.joined = false;
+        ch.room = None;
+        ch.members.clear();
+        ch.my_modes.clear();
+        if was_joined {
+            let l = Line::new("PART").prefix(self.my_mask()).param(name);
+            self.send(match reason {
+                Some(r) => l.param(r),
+                None => l,
+            });
+        }
+    }
+
+    /// After an account logs in, join its chats that want auto_join or were joined.
+    pub(crate) fn rejoin_account_chats(&mut self, account: AccountId) {
+        let Some(acc) = self.account_by_id(account) else {
+            return;
+        };
+        if acc.state != AccountState::Online {
+            return;
+        }
+        let names: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| c.is_chat() && !c.joined)
+            .filter(|c| c.setting("account").and_then(|t| self.find_account(t)) == Some(account))
+            .filter(|c| {
+                c.setting("auto_join")
+                    .and_then(waggle_core::settings::parse_bool)
+                    .unwrap_or(false)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            let Some(ch) = self.channel(&name).cloned() else {
+                continue;
+            };
+            let (Some(room), nick) = (
+                ch.setting("room"),
+                ch.setting("nick")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| self.nick.clone()),
+            ) else {
+                continue;
+            };
+            let cmd = Command::JoinRoom {
+                room: RoomId(room.to_string()),
+                nick,
+                password: ch.setting("password").map(str::to_string),
+            };
+            if self.send_command(account, cmd).is_ok() {
+                if let Some(c) = self.channel_mut(&name) {
+                    c.room = Some((account, RoomId(room.to_string())));
+                }
+            }
+        }
+    }
+}

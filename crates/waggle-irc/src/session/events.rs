@@ -1,0 +1,595 @@
+//! Backend events turned into IRC: root's account lines, contacts joining and
+//! leaving, messages, questions and chat rooms.
+
+use std::time::SystemTime;
+
+use waggle_core::{AccountId, Contact, Event, MessageKind, Occupant, PresenceState, Role};
+
+use super::Session;
+use super::state::{AccountState, Member, Question};
+use crate::caps::Cap;
+use crate::line::Line;
+use crate::nick::{NickStyle, clean_nick, irc_lower};
+use crate::sanitize;
+
+impl Session {
+    pub(crate) async fn handle_event(&mut self, account: AccountId, event: Event) {
+        let Some(acc) = self.account_by_id(account) else {
+            return;
+        };
+        let tag = acc.rec.tag.clone();
+        let online = acc.state == AccountState::Online;
+        match event {
+            Event::LoginProgress { text } => self.root_say(&format!("{tag} - Logging in: {text}")),
+            Event::LoggedIn => {
+                if let Some(a) = self.account_mut(account) {
+                    a.state = AccountState::Online;
+                }
+                self.root_say(&format!("{tag} - Logging in: Logged in"));
+                self.rejoin_account_chats(account);
+            }
+            Event::Error { text } => {
+                let what = if online { "Error" } else { "Login error" };
+                self.root_say(&format!("{tag} - {what}: {text}"));
+            }
+            Event::Notice { text } => {
+                if text == "Signing off.." {
+                    if let Some(a) = self.account_mut(account) {
+                        a.state = AccountState::Connecting;
+                    }
+                    self.contacts_offline(account);
+                }
+                self.root_say(&format!("{tag} - {text}"));
+                if let Some(a) = self.account_mut(account) {
+                    if a.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                        a.state = AccountState::Off;
+                    }
+                }
+            }
+            Event::ContactUpdated(contact) => self.contact_updated(account, contact).await,
+            Event::ContactRemoved { handle } => self.forget_contact(account, &handle).await,
+            Event::MessageReceived {
+                from,
+                body,
+                kind,
+                sent_at,
+                from_self,
+            } => {
+                self.message_received(account, &from, &body, kind, sent_at, from_self)
+                    .await
+            }
+            Event::TypingChanged { .. } => {}
+            Event::QuestionAsked { id, text } => {
+                self.questions.push(Question {
+                    account,
+                    id,
+                    text: text.clone(),
+                });
+                self.root_say(&format!(
+                    "{tag} - New request: {text}\nYou can use the \x02yes\x02/\x02no\x02 commands to accept/reject this request."
+                ));
+            }
+            Event::Info { handle, lines } => {
+                let nick = self
+                    .contacts
+                    .get(&(account, handle.clone()))
+                    .map(|c| c.nick.clone())
+                    .unwrap_or(handle);
+                self.root_say(&format!("{tag} - User info - {nick}:"));
+                for l in lines {
+                    for part in sanitize::lines(&l) {
+                        self.root_say(&format!("{tag} - {part}"));
+                    }
+                }
+            }
+            Event::SettingChanged { key, value } => {
+                if let Some(a) = self.account_mut(account) {
+                    a.rec.settings.insert(key.clone(), value.clone());
+                }
+                self.save_account(account).await;
+                self.root_say(&format!("{tag} - Setting {key} is now `{value}'"));
+            }
+            Event::RoomJoined {
+                room,
+                topic,
+                occupants,
+            } => self.chat_joined(account, room, topic, occupants),
+            Event::RoomLeft { room, reason } => {
+                if let Some(name) = self.chat_channel_for(account, &room) {
+                    self.chat_left(&name, reason.as_deref());
+                }
+            }
+            Event::OccupantUpdated { room, occupant } => {
+                self.occupant_updated(account, &room, occupant)
+            }
+            Event::OccupantLeft {
+                room,
+                nick,
+                reason,
+                kicked_by,
+            } => self.occupant_left(account, &room, &nick, reason, kicked_by),
+            Event::OccupantRenamed { room, old, new } => {
+                self.occupant_renamed(account, &room, &old, &new)
+            }
+            Event::RoomMessage {
+                room,
+                from,
+                body,
+                kind,
+                sent_at,
+            } => {
+                let Some(name) = self.chat_channel_for(account, &room) else {
+                    return;
+                };
+                let mask = self
+                    .channel(&name)
+                    .and_then(|c| {
+                        c.members
+                            .get(&irc_lower(&occupant_nick(&from)))
+                            .map(|m| m.mask.clone())
+                    })
+                    .unwrap_or_else(|| {
+                        format!("{0}!{0}@{1}", occupant_nick(&from), room_host(&room.0))
+                    });
+                let is_me = self.channel(&name).is_some_and(|c| c.room.is_some())
+                    && mask.starts_with(&format!("{}!", self.nick));
+                if is_me && !self.caps.has(Cap::EchoMessage) {
+                    return;
+                }
+                self.deliver(&mask, &name, &body, kind, sent_at);
+            }
+            Event::TopicChanged { room, by, topic } => {
+                let Some(name) = self.chat_channel_for(account, &room) else {
+                    return;
+                };
+                let setter = by
+                    .map(|b| occupant_nick(&b))
+                    .unwrap_or_else(|| self.root_nick());
+                if let Some(ch) = self.channel_mut(&name) {
+                    ch.topic = Some(topic.clone());
+                    ch.topic_by = Some(setter.clone());
+                }
+                let mask = format!("{0}!{0}@{1}", setter, room_host(&room.0));
+                self.send(Line::new("TOPIC").prefix(mask).param(&name).param(&topic));
+            }
+            Event::InvitedToRoom { room, from, reason } => {
+                let text = match reason {
+                    Some(r) => format!("{tag} - {from} invited you to {room}: {r}"),
+                    None => format!("{tag} - {from} invited you to {room}"),
+                };
+                self.root_say(&text);
+                self.root_say(&format!(
+                    "Use \x02chat add {tag} {room}\x02 and /join to accept."
+                ));
+            }
+        }
+    }
+
+    fn contacts_offline(&mut self, account: AccountId) {
+        let mut changed = false;
+        for c in self.contacts.values_mut().filter(|c| c.account == account) {
+            if c.is_online() {
+                c.presence = Default::default();
+                changed = true;
+            }
+        }
+        if changed {
+            let reason = if self.flag("simulate_netsplit") {
+                format!("{} {}", self.shared.config.name, "im.gateway")
+            } else {
+                "Leaving...".into()
+            };
+            self.sync_control_channels(Some(&reason));
+        }
+    }
+
+    async fn contact_updated(&mut self, account: AccountId, contact: Contact) {
+        let handle = contact.handle.clone();
+        let old_state = self
+            .contacts
+            .get(&(account, handle.clone()))
+            .map(|c| c.presence.clone());
+        let is_new = self.upsert_contact(account, contact, true);
+        let went_offline = old_state
+            .as_ref()
+            .is_some_and(|p| p.state != PresenceState::Offline)
+            && self
+                .contacts
+                .get(&(account, handle.clone()))
+                .is_some_and(|c| c.presence.state == PresenceState::Offline);
+        if went_offline {
+            let reason = if self.flag("simulate_netsplit") {
+                format!("{} im.gateway", self.shared.config.name)
+            } else {
+                "Leaving...".into()
+            };
+            self.sync_control_channels(Some(&reason));
+        } else {
+            self.sync_control_channels(None);
+        }
+        if let (Some(old), Some(c)) = (old_state, self.contacts.get(&(account, handle.clone()))) {
+            let was_away = old.state == PresenceState::Away;
+            let is_away = c.presence.state == PresenceState::Away;
+            if self.caps.has(Cap::AwayNotify)
+                && (was_away != is_away || (is_away && old.message != c.presence.message))
+            {
+                let line = Line::new("AWAY").prefix(c.mask());
+                let line = if is_away {
+                    line.param(c.presence.message.clone().unwrap_or_else(|| "Away".into()))
+                } else {
+                    line
+                };
+                self.send(line);
+            }
+        }
+        if is_new || self.login.is_some() {
+            self.save_contact(account, &handle).await;
+        }
+    }
+
+    async fn message_received(
+        &mut self,
+        account: AccountId,
+        from: &str,
+        body: &str,
+        kind: MessageKind,
+        sent_at: Option<SystemTime>,
+        from_self: bool,
+    ) {
+        let key = (account, from.to_string());
+        if !self.contacts.contains_key(&key) {
+            match self.setting("handle_unknown").unwrap_or("add_channel") {
+                "ignore" => return,
+                "root" => {
+                    let tag = self
+                        .account_by_id(account)
+                        .map(|a| a.rec.tag.clone())
+                        .unwrap_or_default();
+                    self.root_say(&format!("{tag} - Message from unknown handle {from}:"));
+                    for l in sanitize::lines(body) {
+                        self.root_say(&l);
+                    }
+                    return;
+                }
+                mode => {
+                    let persistent = mode == "add";
+                    self.upsert_contact(
+                        account,
+                        Contact {
+                            handle: from.to_string(),
+                            ..Contact::default()
+                        },
+                        persistent,
+                    );
+                    if persistent {
+                        self.save_contact(account, from).await;
+                    }
+                }
+            }
+        }
+        let body = if self.flag("strip_html") {
+            strip_html(body)
+        } else {
+            body.to_string()
+        };
+        let Some(c) = self.contacts.get(&key) else {
+            return;
+        };
+        let mask = c.mask();
+        if from_self {
+            match self.setting("self_messages").unwrap_or("true") {
+                "false" => {}
+                "prefix" | "prefix_notice" => {
+                    let text = format!("-> {}", body);
+                    self.deliver(
+                        &mask,
+                        &self.nick.clone(),
+                        &text,
+                        MessageKind::Notice,
+                        sent_at,
+                    );
+                }
+                _ => {
+                    let target = c.nick.clone();
+                    self.deliver(&self.my_mask(), &target, &body, kind, sent_at);
+                }
+            }
+            return;
+        }
+        let target = match &c.last_channel {
+            Some(ch)
+                if self
+                    .channel(ch)
+                    .is_some_and(|x| x.joined && x.members.contains_key(&irc_lower(&c.nick))) =>
+            {
+                Some(ch.clone())
+            }
+            _ if !self.flag("private") => Some(super::CONTROL_CHANNEL.to_string()),
+            _ => None,
+        };
+        match target {
+            Some(ch) => {
+                let prefix = format!("{}{}", self.nick, self.setting("to_char").unwrap_or(": "));
+                let text = if kind == MessageKind::Action {
+                    body.clone()
+                } else {
+                    sanitize::lines(&body)
+                        .into_iter()
+                        .map(|l| format!("{prefix}{l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                self.deliver(&mask, &ch, &text, kind, sent_at);
+            }
+            None => {
+                let me = self.nick.clone();
+                self.deliver(&mask, &me, &body, kind, sent_at);
+            }
+        }
+    }
+
+    /// Send a (possibly multi-line, possibly long) message from `mask` to `target`,
+    /// one PRIVMSG per line, with a server-time tag or a timestamp prefix when delayed.
+    pub(crate) fn deliver(
+        &self,
+        mask: &str,
+        target: &str,
+        body: &str,
+        kind: MessageKind,
+        sent_at: Option<SystemTime>,
+    ) {
+        let stamp = sent_at.map(format_time);
+        let prefix_ts = match &stamp {
+            Some(_) if self.caps.has(Cap::ServerTime) => None,
+            Some(_) if self.flag("display_timestamps") => sent_at.map(short_time),
+            _ => None,
+        };
+        let overhead = mask.len() + target.len() + 40;
+        let max = 510usize.saturating_sub(overhead).max(64);
+        for line in sanitize::lines(body) {
+            if line.is_empty() {
+                continue;
+            }
+            let line = match &prefix_ts {
+                Some(ts) => format!("[{ts}] {line}"),
+                None => line,
+            };
+            for chunk in sanitize::split_for_privmsg(&line, max) {
+                let (verb, text) = match kind {
+                    MessageKind::Normal => ("PRIVMSG", chunk),
+                    MessageKind::Action => ("PRIVMSG", format!("\x01ACTION {chunk}\x01")),
+                    MessageKind::Notice => ("NOTICE", chunk),
+                };
+                let mut l = Line::new(verb).prefix(mask).param(target).param(text);
+                if let Some(ts) = &stamp {
+                    l = l.tag("time", ts.clone());
+                }
+                self.send(l);
+            }
+        }
+    }
+
+    fn occupant_updated(
+        &mut self,
+        account: AccountId,
+        room: &waggle_core::RoomId,
+        occupant: Occupant,
+    ) {
+        let Some(name) = self.chat_channel_for(account, room) else {
+            return;
+        };
+        if occupant.is_self {
+            let modes = role_modes(occupant.role);
+            let old = self
+                .channel(&name)
+                .map(|c| c.my_modes.clone())
+                .unwrap_or_default();
+            if let Some(ch) = self.channel_mut(&name) {
+                ch.my_modes = modes.clone();
+            }
+            let nick = self.nick.clone();
+            self.send_mode_change(&name, &nick, &old, &modes);
+            return;
+        }
+        let member = self.occupant_member(account, room, &occupant);
+        let key = irc_lower(&member.nick);
+        let old = self
+            .channel(&name)
+            .and_then(|c| c.members.get(&key).cloned());
+        if let Some(ch) = self.channel_mut(&name) {
+            ch.members.insert(key, member.clone());
+        }
+        match old {
+            None => self.send_member_join(&name, &member),
+            Some(o) => self.send_mode_change(&name, &member.nick, &o.modes, &member.modes),
+        }
+    }
+
+    fn occupant_left(
+        &mut self,
+        account: AccountId,
+        room: &waggle_core::RoomId,
+        nick: &str,
+        reason: Option<String>,
+        kicked_by: Option<String>,
+    ) {
+        let Some(name) = self.chat_channel_for(account, room) else {
+            return;
+        };
+        let key = irc_lower(&occupant_nick(nick));
+        let Some(old) = self.channel_mut(&name).and_then(|c| c.members.remove(&key)) else {
+            return;
+        };
+        match kicked_by {
+            Some(by) => {
+                let by_mask = format!("{0}!{0}@{1}", occupant_nick(&by), room_host(&room.0));
+                self.send(
+                    Line::new("KICK")
+                        .prefix(by_mask)
+                        .param(&name)
+                        .param(&old.nick)
+                        .param(reason.unwrap_or_default()),
+                );
+            }
+            None => {
+                let l = Line::new("PART").prefix(&old.mask).param(&name);
+                self.send(match reason {
+                    Some(r) => l.param(r),
+                    None => l,
+                });
+            }
+        }
+    }
+
+    fn occupant_renamed(
+        &mut self,
+        account: AccountId,
+        room: &waggle_core::RoomId,
+        old: &str,
+        new: &str,
+    ) {
+        let Some(name) = self.chat_channel_for(account, room) else {
+            return;
+        };
+        let key = irc_lower(&occupant_nick(old));
+        let Some(mut m) = self.channel_mut(&name).and_then(|c| c.members.remove(&key)) else {
+            return;
+        };
+        let new_nick = occupant_nick(new);
+        let old_mask = m.mask.clone();
+        m.mask = format!(
+            "{new_nick}!{}",
+            m.mask.split_once('!').map(|x| x.1).unwrap_or("")
+        );
+        m.nick = new_nick.clone();
+        if let Some(ch) = self.channel_mut(&name) {
+            ch.members.insert(irc_lower(&new_nick), m);
+        }
+        self.send(Line::new("NICK").prefix(old_mask).param(new_nick));
+    }
+
+    pub(crate) fn occupant_member(
+        &self,
+        account: AccountId,
+        room: &waggle_core::RoomId,
+        o: &Occupant,
+    ) -> Member {
+        let known = o
+            .handle
+            .as_ref()
+            .and_then(|h| self.contacts.get(&(account, h.clone())));
+        match known {
+            Some(c) => Member {
+                nick: c.nick.clone(),
+                mask: c.mask(),
+                modes: role_modes(o.role),
+                realname: c.display_name.clone().unwrap_or_else(|| c.handle.clone()),
+            },
+            None => {
+                let nick = occupant_nick(&o.nick);
+                Member {
+                    mask: format!("{nick}!{nick}@{}", room_host(&room.0)),
+                    nick,
+                    modes: role_modes(o.role),
+                    realname: o.nick.clone(),
+                }
+            }
+        }
+    }
+}
+
+/// An occupant's room nick made IRC-safe.
+pub(crate) fn occupant_nick(nick: &str) -> String {
+    clean_nick(
+        nick,
+        NickStyle {
+            underscores: true,
+            ..NickStyle::default()
+        },
+    )
+}
+
+pub(crate) fn room_host(room: &str) -> String {
+    match room.split_once('@') {
+        Some((_, host)) => host.to_string(),
+        None => "chat".to_string(),
+    }
+}
+
+pub(crate) fn role_modes(role: Role) -> String {
+    match role {
+        Role::Moderator => "@".into(),
+        Role::Participant => "+".into(),
+        Role::Visitor => String::new(),
+    }
+}
+
+fn format_time(t: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    dt.format(&fmt).unwrap_or_default()
+}
+
+fn short_time(t: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    dt.format(&fmt).unwrap_or_default()
+}
+
+/// Remove HTML tags and decode the common entities.
+pub(crate) fn strip_html(text: &str) -> String {
+    if !text.contains('<') && !text.contains('&') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    let mut tag = String::new();
+    for c in text.chars() {
+        if in_tag {
+            if c == '>' {
+                in_tag = false;
+                let t = tag.trim().to_ascii_lowercase();
+                if t == "br" || t == "br/" || t.starts_with("br ") || t == "/p" {
+                    out.push('\n');
+                }
+                tag.clear();
+            } else {
+                tag.push(c);
+            }
+        } else if c == '<' {
+            in_tag = true;
+        } else {
+            out.push(c);
+        }
+    }
+    if in_tag {
+        out.push('<');
+        out.push_str(&tag);
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html() {
+        assert_eq!(strip_html("<b>hi</b> &amp; <i>bye</i>"), "hi & bye");
+        assert_eq!(strip_html("a<br/>b"), "a\nb");
+        assert_eq!(strip_html("1 < 2"), "1 < 2");
+    }
+
+    #[test]
+    fn times() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500);
+        assert_eq!(format_time(t), "1970-01-01T00:00:01.500Z");
+    }
+}

@@ -1,0 +1,131 @@
+//! What a session holds: accounts, contacts, channels, questions.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use waggle_core::{AccountId, AccountRecord, Command, Presence, PresenceState, QuestionId, RoomId};
+
+/// Where an account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountState {
+    Off,
+    Connecting,
+    Online,
+}
+
+/// An account and, while it is on, its running task.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub id: AccountId,
+    pub rec: AccountRecord,
+    pub state: AccountState,
+    pub commands: Option<mpsc::Sender<Command>>,
+    pub cancel: Option<CancellationToken>,
+}
+
+impl Account {
+    /// Whether a reconnect loop or a live connection exists.
+    pub fn is_active(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| !c.is_cancelled())
+    }
+}
+
+/// A contact shown as an IRC user.
+#[derive(Debug, Clone)]
+pub(crate) struct ContactEntry {
+    pub account: AccountId,
+    pub handle: String,
+    pub nick: String,
+    pub display_name: Option<String>,
+    pub group: Option<String>,
+    pub presence: Presence,
+    /// Kept in the store (false for temporary contacts from `add -tmp` or unknown senders).
+    pub persistent: bool,
+    /// The channel the user last talked to this contact in; replies go there.
+    pub last_channel: Option<String>,
+    pub user: String,
+    pub host: String,
+}
+
+impl ContactEntry {
+    pub fn mask(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.presence.state != PresenceState::Offline
+    }
+}
+
+/// Someone shown in a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub nick: String,
+    pub mask: String,
+    /// Channel modes held, a subset of `@%+`, strongest first.
+    pub modes: String,
+    pub realname: String,
+}
+
+/// A channel of the session.
+#[derive(Debug, Clone)]
+pub(crate) struct Channel {
+    pub name: String,
+    pub settings: BTreeMap<String, String>,
+    pub joined: bool,
+    pub topic: Option<String>,
+    pub topic_by: Option<String>,
+    /// Everyone shown except the user, by lower-case nick.
+    pub members: BTreeMap<String, Member>,
+    /// For a chat: the live room binding once joined.
+    pub room: Option<(AccountId, RoomId)>,
+    /// For a chat: our own modes from our role.
+    pub my_modes: String,
+}
+
+impl Channel {
+    pub fn new(name: &str) -> Self {
+        Channel {
+            name: name.to_string(),
+            settings: BTreeMap::new(),
+            joined: false,
+            topic: None,
+            topic_by: None,
+            members: BTreeMap::new(),
+            room: None,
+            my_modes: String::new(),
+        }
+    }
+
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(String::as_str)
+    }
+
+    pub fn is_chat(&self) -> bool {
+        self.setting("type") == Some("chat")
+    }
+}
+
+/// A question a backend asked.
+#[derive(Debug, Clone)]
+pub(crate) struct Question {
+    pub account: AccountId,
+    pub id: QuestionId,
+    pub text: String,
+}
+
+/// What the next `/OPER` password answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prompt {
+    Identify { load: bool, force: bool },
+    Register,
+    AccountPassword(AccountId),
+}
+
+/// Who owns a nick in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NickOwner {
+    Root,
+    Contact(AccountId, String),
+}

@@ -223,7 +223,10 @@ fn msg_split() {
         }
         match SPLIT_EXCEPTIONS.iter().find(|x| x.input == case.input) {
             None if got == want => passed += 1,
-            None => failures.push(format!("{:?}:\n  want {want:?}\n  got  {got:?}", case.input)),
+            None => failures.push(format!(
+                "{:?}:\n  want {want:?}\n  got  {got:?}",
+                case.input
+            )),
             Some(x) => {
                 let recorded = Split {
                     params: x.actual_params.iter().map(|s| s.to_string()).collect(),
@@ -235,9 +238,16 @@ fn msg_split() {
             }
         }
     }
-    assert!(failures.is_empty(), "msg-split failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "msg-split failures:\n{}",
+        failures.join("\n")
+    );
     let listed: Vec<_> = SPLIT_EXCEPTIONS.iter().map(|x| x.input).collect();
-    assert_eq!(excepted, listed, "every exception must match exactly one vector");
+    assert_eq!(
+        excepted, listed,
+        "every exception must match exactly one vector"
+    );
     assert_eq!(passed + excepted.len(), expected_count);
     println!(
         "msg-split: {passed} passed, {} known exceptions, {expected_count} cases",
@@ -272,7 +282,11 @@ fn msg_join() {
     for case in &file.tests {
         let wire = build(&case.atoms).to_string();
         let line = wire.trim_end_matches(['\r', '\n']);
-        if case.matches.iter().any(|m| m.trim_end_matches(['\r', '\n']) == line) {
+        if case
+            .matches
+            .iter()
+            .any(|m| m.trim_end_matches(['\r', '\n']) == line)
+        {
             passed += 1;
         } else {
             failures.push(format!(
@@ -281,7 +295,11 @@ fn msg_join() {
             ));
         }
     }
-    assert!(failures.is_empty(), "msg-join failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "msg-join failures:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(passed, expected_count);
     println!("msg-join: {passed} passed, {expected_count} cases");
 }
@@ -323,5 +341,8 @@ fn split_wire_helper() {
     assert_eq!(verb, "MODE");
     assert_eq!(params, ["#c", "+o", "nick", "a b "]);
     assert_eq!(split_wire("AWAY"), ("AWAY".to_owned(), vec![]));
-    assert_eq!(split_wire("AWAY :"), ("AWAY".to_owned(), vec![String::new()]));
+    assert_eq!(
+        split_wire("AWAY :"),
+        ("AWAY".to_owned(), vec![String::new()])
+    );
 }

@@ -236,6 +236,9 @@ async fn serve_registered(
                         IrcCmd::PING(a, _) => {
                             client.line(Line::new("PONG").prefix(&cfg.name).param(&cfg.name).param(a));
                         }
+                        IrcCmd::Raw(verb, args) if verb.eq_ignore_ascii_case("PING") && args.is_empty() => {
+                            client.line(Line::new("461").prefix(&cfg.name).param(&nick_for_errors).param("PING").param("Not enough parameters"));
+                        }
                         IrcCmd::PONG(..) => {}
                         IrcCmd::QUIT(reason) => {
                             let reason = reason.clone().unwrap_or_else(|| "Leaving".into());

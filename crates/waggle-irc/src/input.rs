@@ -66,8 +66,10 @@ impl Input {
 
     /// The value of a client tag.
     pub fn tag(&self, key: &str) -> Option<&str> {
+        // The last of duplicate tags wins (IRCv3 message-tags).
         self.tags
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_deref().unwrap_or(""))
     }

@@ -137,7 +137,11 @@ impl Registration {
                         .param(&self.shared.config.name)
                         .param(token),
                 ),
-                None => self.send(self.numeric("409").param("No origin specified")),
+                None => self.send(
+                    self.numeric("461")
+                        .param("PING")
+                        .param("Not enough parameters"),
+                ),
             },
             "PONG" => {}
             "QUIT" => {

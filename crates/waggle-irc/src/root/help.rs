@@ -24,7 +24,18 @@ const CHANNELS: &str = "&bitlbee is the control channel: root lives there togeth
 Group chats become channels through \x02chat add <account> <room> [#channel]\x02; /join the channel to enter the room.";
 
 pub(super) fn help(s: &mut Session, args: &[String]) {
-    let text = match args {
+    let text = text(args).unwrap_or_else(|| {
+        format!(
+            "No help available on `{}'. Try \x02help commands\x02.",
+            args.join(" ")
+        )
+    });
+    s.root_say(&text);
+}
+
+/// The help text on a subject, command, subcommand or setting; `None` when there is none.
+pub(crate) fn text(args: &[String]) -> Option<String> {
+    Some(match args {
         [] => INDEX.to_string(),
         [one] if one.eq_ignore_ascii_case("index") => INDEX.to_string(),
         [one] if one.eq_ignore_ascii_case("quickstart") => QUICKSTART.to_string(),
@@ -32,22 +43,13 @@ pub(super) fn help(s: &mut Session, args: &[String]) {
         [one] if one.eq_ignore_ascii_case("commands") => commands(),
         [first, rest @ ..] if first.eq_ignore_ascii_case("set") => match rest.first() {
             None => settings_list(),
-            Some(name) => match setting_help(name) {
-                Some(t) => t,
-                None => format!("No help available on setting `{name}'"),
-            },
+            Some(name) => setting_help(name)?,
         },
         [first, rest @ ..] => match resolve(COMMANDS, first, |d| d.name) {
             Ok(def) => command_help(def, rest.first().map(String::as_str)),
-            Err(Resolve::Ambiguous | Resolve::Unknown) => {
-                format!(
-                    "No help available on `{}'. Try \x02help commands\x02.",
-                    args.join(" ")
-                )
-            }
+            Err(Resolve::Ambiguous | Resolve::Unknown) => return None,
         },
-    };
-    s.root_say(&text);
+    })
 }
 
 fn commands() -> String {

@@ -5,7 +5,7 @@ mod account;
 mod auth;
 mod chat;
 mod contacts;
-mod help;
+pub(crate) mod help;
 mod misc;
 mod set;
 

@@ -85,6 +85,7 @@ impl Session {
                 self.root_say("NickServ understands identify, register and drop here.");
             }
             "MOTD" => self.motd(),
+            "HELP" | "HELPOP" => self.irc_help(&input.params),
             "VERSION" => {
                 self.send(
                     self.numeric("351")
@@ -120,6 +121,44 @@ impl Session {
                 );
             }
         }
+    }
+
+    /// HELP/HELPOP: IRC commands, then root's help subjects (704/705/706, 524).
+    fn irc_help(&self, args: &[String]) {
+        let subject = args.join(" ");
+        let text = if subject.is_empty() {
+            Some(IRC_HELP_INDEX.to_string())
+        } else {
+            IRC_HELP
+                .iter()
+                .find(|(c, _)| c.eq_ignore_ascii_case(&subject))
+                .map(|(_, t)| t.to_string())
+                .or_else(|| crate::root::help::text(&crate::root::split_words(&subject)))
+        };
+        let shown = if subject.is_empty() {
+            "*".to_string()
+        } else {
+            subject.clone()
+        };
+        let Some(text) = text else {
+            self.send(
+                self.numeric("524")
+                    .param(&shown)
+                    .param("No help available on this topic"),
+            );
+            return;
+        };
+        let mut lines = text.split('\n');
+        let first = lines.next().unwrap_or_default();
+        self.send(self.numeric("704").param(&shown).param(first));
+        for l in lines {
+            self.send(
+                self.numeric("705")
+                    .param(&shown)
+                    .param(if l.is_empty() { " " } else { l }),
+            );
+        }
+        self.send(self.numeric("706").param(&shown).param("End of /HELP"));
     }
 
     fn cap(&mut self, input: &Input) {
@@ -966,6 +1005,58 @@ impl Session {
         }
     }
 }
+
+const IRC_HELP_INDEX: &str = "Waggle is an IRC gateway: root in &bitlbee takes its commands (/msg root help).\n\
+IRC commands: AWAY CAP HELP INVITE ISON JOIN KICK LIST MODE MOTD NAMES NICK NOTICE OPER PART PING PRIVMSG QUIT TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS";
+
+const IRC_HELP: &[(&str, &str)] = &[
+    (
+        "AWAY",
+        "AWAY [<text>]: mark yourself away on every IM account, or back without text.",
+    ),
+    (
+        "INVITE",
+        "INVITE <nick> <channel>: invite a contact into a chat channel.",
+    ),
+    ("ISON", "ISON <nick> ...: which of these nicks are online."),
+    (
+        "JOIN",
+        "JOIN <channel>[,<channel>] [<key>]: join a control channel or a chat added with chat add.",
+    ),
+    (
+        "KICK",
+        "KICK <channel> <nick> [<reason>]: remove someone from a chat where you moderate.",
+    ),
+    ("LIST", "LIST [<channel>]: list your channels."),
+    ("MODE", "MODE <nick|channel> [<modes>]: show modes."),
+    ("NAMES", "NAMES <channel>: who is in a channel."),
+    (
+        "NICK",
+        "NICK <nick>: change your nick (before you identify).",
+    ),
+    ("NOTICE", "NOTICE <target> <text>: send a notice."),
+    (
+        "OPER",
+        "OPER <anything> <password>: answer root's password prompt without the password showing in a log.",
+    ),
+    (
+        "PART",
+        "PART <channel> [<reason>]: leave a channel (and its chat room).",
+    ),
+    (
+        "PRIVMSG",
+        "PRIVMSG <nick|channel> <text>: talk to a contact, a chat, or root (commands).",
+    ),
+    (
+        "TOPIC",
+        "TOPIC <channel> [<topic>]: show or change a channel's topic.",
+    ),
+    ("WHO", "WHO <channel|nick>: list users."),
+    (
+        "WHOIS",
+        "WHOIS <nick>: a contact's handle, account and status.",
+    ),
+];
 
 /// Split CTCP: returns the message kind, the text, and (verb, argument) for CTCPs other than ACTION.
 fn parse_ctcp(text: &str, notice: bool) -> (MessageKind, String, Option<(String, String)>) {

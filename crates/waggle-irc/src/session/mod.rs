@@ -193,6 +193,7 @@ impl Session {
             "SAFELIST".into(),
             "CASEMAPPING=rfc1459".into(),
             "MAXTARGETS=1".into(),
+            "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:1".into(),
             "AWAYLEN=200".into(),
             "TOPICLEN=390".into(),
             "are supported by this server".into(),

@@ -1,0 +1,223 @@
+//! The `waggle` binary: admin subcommands, config checking, and a real daemon
+//! started with `--listen`/`--database`, stopped with SIGTERM, and started again.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_waggle");
+
+fn waggle(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn user_admin_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sub/waggle.db");
+    let o = waggle(&db, &["user", "add", "alice"], Some("secret\n"));
+    assert!(o.status.success(), "{o:?}");
+    assert!(db.exists(), "database and its directory are created");
+    let o = waggle(&db, &["user", "add", "Alice"], Some("other\n"));
+    assert!(
+        !o.status.success(),
+        "duplicate names are refused case-insensitively"
+    );
+    let o = waggle(&db, &["user", "add", "bad nick"], Some("x\n"));
+    assert!(!o.status.success());
+    let o = waggle(&db, &["user", "add", "bob"], Some("\n"));
+    assert!(!o.status.success(), "empty passwords are refused");
+    let o = waggle(&db, &["user", "list"], None);
+    assert!(
+        stdout(&o).contains("alice") && stdout(&o).contains("1 user(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = waggle(&db, &["user", "passwd", "alice"], Some("newpass\n"));
+    assert!(o.status.success(), "{o:?}");
+    let o = waggle(&db, &["user", "passwd", "nobody"], Some("x\n"));
+    assert!(!o.status.success());
+    let o = waggle(&db, &["user", "del", "alice"], None);
+    assert!(o.status.success());
+    let o = waggle(&db, &["user", "del", "alice"], None);
+    assert!(!o.status.success(), "deleting twice is an error");
+    let o = waggle(&db, &["user", "list"], None);
+    assert!(stdout(&o).contains("0 user(s)"));
+}
+
+#[test]
+fn check_config_names_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/waggle.toml");
+    let o = waggle(
+        &db,
+        &["--config", good.to_str().unwrap(), "check-config"],
+        None,
+    );
+    assert!(o.status.success(), "{o:?}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = [\"127.0.0.1:6667\"]\nfrobnicate = true\n",
+    )
+    .unwrap();
+    let o = waggle(
+        &db,
+        &["--config", bad.to_str().unwrap(), "check-config"],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("frobnicate"),
+        "{o:?}"
+    );
+    let o = waggle(
+        &db,
+        &["--config", "/nonexistent/waggle.toml", "check-config"],
+        None,
+    );
+    assert!(!o.status.success());
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(db: &Path, port: u16) -> Daemon {
+    let child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--database"])
+        .arg(db)
+        .env("WAGGLE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Daemon(child)
+}
+
+struct Irc {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Irc {
+    fn connect(port: u16) -> Irc {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    return Irc {
+                        reader: BufReader::new(s.try_clone().unwrap()),
+                        writer: s,
+                    };
+                }
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("gateway never listened: {e}"),
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap();
+    }
+
+    fn expect(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        for _ in 0..500 {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if line.contains(needle) {
+                return line;
+            }
+            seen.push(line);
+        }
+        panic!("never saw {needle:?}; saw {seen:#?}");
+    }
+}
+
+#[test]
+fn daemon_persists_across_sigterm_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("waggle.db");
+    let port = free_port();
+    let mut daemon = start(&db, port);
+    let mut c = Irc::connect(port);
+    c.send("NICK alice");
+    c.send("USER alice 0 * :Alice");
+    c.expect(" 001 alice ");
+    c.expect("identify");
+    c.send("PRIVMSG &bitlbee :register s3cret");
+    c.expect("Account successfully created");
+    c.send("PRIVMSG &bitlbee :set status \"out to lunch\"");
+    c.expect("status = `out to lunch'");
+    Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = daemon.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+
+    let _daemon = start(&db, port);
+    let mut c = Irc::connect(port);
+    c.send("NICK alice");
+    c.send("USER alice 0 * :Alice");
+    c.expect(" 001 alice ");
+    c.send("PRIVMSG &bitlbee :identify s3cret");
+    c.expect("Password accepted");
+    c.send("PRIVMSG &bitlbee :set status");
+    c.expect("status = `out to lunch'");
+}

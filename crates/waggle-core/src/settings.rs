@@ -228,13 +228,6 @@ pub static GLOBAL: &[SettingDef] = &[
         "Ignore authorisation requests instead of asking.",
     ),
     SettingDef::new(
-        "lcnicks",
-        Global,
-        Some("true"),
-        Bool,
-        "Lower-case generated nicks (same as nick_lowercase).",
-    ),
-    SettingDef::new(
         "mobile_is_away",
         Global,
         Some("false"),

@@ -58,7 +58,7 @@ impl Session {
                 self.message_received(account, &from, &body, kind, sent_at, from_self)
                     .await
             }
-            Event::TypingChanged { .. } => {}
+            Event::TypingChanged { from, state } => self.typing_changed(account, &from, state),
             Event::QuestionAsked { id, text } => {
                 self.questions.push(Question {
                     account,
@@ -272,6 +272,11 @@ impl Session {
         } else {
             body.to_string()
         };
+        let body = if self.flag("strip_newlines") {
+            sanitize::lines(&body).join(" ")
+        } else {
+            body
+        };
         let Some(c) = self.contacts.get(&key) else {
             return;
         };
@@ -341,7 +346,10 @@ impl Session {
         let stamp = sent_at.map(format_time);
         let prefix_ts = match &stamp {
             Some(_) if self.caps.has(Cap::ServerTime) => None,
-            Some(_) if self.flag("display_timestamps") => sent_at.map(short_time),
+            Some(_) if self.flag("display_timestamps") => {
+                let tz = self.setting("timezone").unwrap_or("local");
+                sent_at.map(|t| short_time(t, tz))
+            }
             _ => None,
         };
         let overhead = mask.len() + target.len() + 40;
@@ -366,6 +374,35 @@ impl Session {
                 }
                 self.send(l);
             }
+        }
+    }
+
+    fn typing_changed(&self, account: AccountId, from: &str, state: waggle_core::TypingState) {
+        if !self.flag("typing_notice") {
+            return;
+        }
+        let Some(c) = self.contacts.get(&(account, from.to_string())) else {
+            return;
+        };
+        let (word, digit) = match state {
+            waggle_core::TypingState::Active => ("active", "1"),
+            waggle_core::TypingState::Paused => ("paused", "2"),
+            waggle_core::TypingState::Done => ("done", "0"),
+        };
+        if self.caps.has(Cap::MessageTags) {
+            self.send(
+                Line::new("TAGMSG")
+                    .tag("+typing", word)
+                    .prefix(c.mask())
+                    .param(&self.nick),
+            );
+        } else {
+            self.send(
+                Line::new("PRIVMSG")
+                    .prefix(c.mask())
+                    .param(&self.nick)
+                    .param(format!("\x01TYPING {digit}\x01")),
+            );
         }
     }
 
@@ -532,10 +569,32 @@ fn format_time(t: SystemTime) -> String {
     dt.format(&fmt).unwrap_or_default()
 }
 
-fn short_time(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
+fn short_time(t: SystemTime, timezone: &str) -> String {
+    let dt = time::OffsetDateTime::from(t).to_offset(parse_timezone(timezone));
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     dt.format(&fmt).unwrap_or_default()
+}
+
+/// The offset for the `timezone` setting: `local`, `gmt`/`utc`, or `+HH:MM`/`-HH:MM`.
+pub(crate) fn parse_timezone(tz: &str) -> time::UtcOffset {
+    match tz.to_ascii_lowercase().as_str() {
+        "local" => time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC),
+        "gmt" | "utc" => time::UtcOffset::UTC,
+        other => {
+            let (sign, rest) = match other.as_bytes().first() {
+                Some(b'-') => (-1i8, &other[1..]),
+                Some(b'+') => (1, &other[1..]),
+                _ => (1, other),
+            };
+            let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+            match (h.parse::<i8>(), m.parse::<i8>()) {
+                (Ok(h), Ok(m)) => {
+                    time::UtcOffset::from_hms(sign * h, sign * m, 0).unwrap_or(time::UtcOffset::UTC)
+                }
+                _ => time::UtcOffset::UTC,
+            }
+        }
+    }
 }
 
 /// Remove HTML tags and decode the common entities.
@@ -585,6 +644,16 @@ mod tests {
         assert_eq!(strip_html("<b>hi</b> &amp; <i>bye</i>"), "hi & bye");
         assert_eq!(strip_html("a<br/>b"), "a\nb");
         assert_eq!(strip_html("1 < 2"), "1 < 2");
+    }
+
+    #[test]
+    fn timezones() {
+        assert_eq!(parse_timezone("gmt"), time::UtcOffset::UTC);
+        assert_eq!(parse_timezone("+01:30").whole_minutes(), 90);
+        assert_eq!(parse_timezone("-5").whole_hours(), -5);
+        assert_eq!(parse_timezone("garbage"), time::UtcOffset::UTC);
+        let t = SystemTime::UNIX_EPOCH;
+        assert_eq!(short_time(t, "+02:00"), "1970-01-01 02:00:00");
     }
 
     #[test]

@@ -274,9 +274,7 @@ impl Session {
             self.control_channel_message(&ch, &body, kind).await;
             return;
         }
-        if ctcp.as_ref().is_some_and(|(v, _)| v == "TYPING") {
-            return;
-        }
+
         let Some(contact) = self.contact_by_nick(&target).cloned() else {
             if !notice {
                 self.send(
@@ -287,26 +285,39 @@ impl Session {
             }
             return;
         };
+        if let Some((verb, arg)) = ctcp {
+            if verb == "TYPING" && self.flag("typing_notice") {
+                let state = match arg.trim() {
+                    "1" => waggle_core::TypingState::Active,
+                    "2" => waggle_core::TypingState::Paused,
+                    _ => waggle_core::TypingState::Done,
+                };
+                let _ = self.send_command(
+                    contact.account,
+                    Command::SendTyping {
+                        to: contact.handle,
+                        state,
+                    },
+                );
+            }
+            return;
+        }
         if let Some(c) = self
             .contacts
             .get_mut(&(contact.account, contact.handle.clone()))
         {
             c.last_channel = None;
         }
-        let r = self.send_command(
+        self.queue_message(
             contact.account,
-            Command::SendMessage {
-                to: contact.handle.clone(),
-                body,
-                kind,
-            },
+            contact.handle.clone(),
+            target.clone(),
+            body,
+            kind,
         );
-        if let Err(e) = r {
-            self.send_failed(&target, e);
-        }
     }
 
-    fn send_failed(&self, target: &str, e: SendError) {
+    pub(crate) fn send_failed(&self, target: &str, e: SendError) {
         let why = match e {
             SendError::Offline => "Cannot send: the account is not online",
             SendError::NoAccount => "Cannot send: no such account",
@@ -332,16 +343,7 @@ impl Session {
                 if let Some(e) = self.contacts.get_mut(&(c.account, c.handle.clone())) {
                     e.last_channel = Some(ch.name.clone());
                 }
-                if let Err(e) = self.send_command(
-                    c.account,
-                    Command::SendMessage {
-                        to: c.handle,
-                        body: rest.clone(),
-                        kind,
-                    },
-                ) {
-                    self.send_failed(&c.nick, e);
-                }
+                self.queue_message(c.account, c.handle, c.nick, rest.clone(), kind);
                 return;
             }
         }
@@ -354,16 +356,7 @@ impl Session {
                 if let Some(e) = self.contacts.get_mut(&(c.account, c.handle.clone())) {
                     e.last_channel = Some(ch.name.clone());
                 }
-                if let Err(e) = self.send_command(
-                    c.account,
-                    Command::SendMessage {
-                        to: c.handle,
-                        body: body.to_string(),
-                        kind,
-                    },
-                ) {
-                    self.send_failed(&c.nick, e);
-                }
+                self.queue_message(c.account, c.handle, c.nick, body.to_string(), kind);
                 return;
             }
         }

@@ -7,6 +7,7 @@ mod channels;
 mod chats;
 mod events;
 mod irc;
+mod paste;
 mod persist;
 pub(crate) mod state;
 
@@ -60,6 +61,7 @@ pub(crate) struct Session {
     pub questions: Vec<Question>,
     pub prompt: Option<Prompt>,
     pub last_target: Option<String>,
+    pub paste: Option<paste::Paste>,
     pub events_tx: mpsc::Sender<(AccountId, Event)>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
@@ -96,6 +98,7 @@ pub(crate) fn spawn(
         questions: Vec::new(),
         prompt: None,
         last_target: None,
+        paste: None,
         events_tx,
         cancel: shutdown,
         tracker: tracker.clone(),
@@ -123,7 +126,8 @@ impl Session {
                     Some(SessionInput::Irc(msg)) => self.handle_irc(msg).await,
                     None => return,
                 },
-                Some((account, event)) = events.recv() => self.handle_event(account, event).await,
+                                Some((account, event)) = events.recv() => self.handle_event(account, event).await,
+                _ = tokio::time::sleep_until(self.paste.as_ref().map(|p| p.deadline).unwrap_or_else(tokio::time::Instant::now)), if self.paste.is_some() => self.flush_paste(),
                 _ = self.cancel.cancelled() => return,
             }
         }

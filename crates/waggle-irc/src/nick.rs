@@ -131,9 +131,11 @@ pub fn clean_nick(raw: &str, style: NickStyle) -> String {
             if style.underscores {
                 out.push('_');
             }
-        } else if c.is_ascii_alphanumeric() || is_special(c) || c == '-' {
-            out.push(c);
-        } else if style.utf8 && c.is_alphanumeric() {
+        } else if c.is_ascii_alphanumeric()
+            || is_special(c)
+            || c == '-'
+            || (style.utf8 && c.is_alphanumeric())
+        {
             out.push(c);
         } else if c == '.' || c == '@' {
             out.push('_');

@@ -151,18 +151,17 @@ async fn add(s: &mut Session, args: &[String]) {
         s.root_say("Not enough parameters given (need 3).");
         return;
     }
-    if args.len() < 3 {
-        if let Some(pending) = s
+    if args.len() < 3
+        && let Some(pending) = s
             .accounts
             .iter()
             .find(|a| a.rec.password.is_none() && s.prompt == Some(Prompt::AccountPassword(a.id)))
-        {
-            s.root_say(&format!(
-                "Enter password for account {} first (use /OPER)",
-                pending.rec.tag
-            ));
-            return;
-        }
+    {
+        s.root_say(&format!(
+            "Enter password for account {} first (use /OPER)",
+            pending.rec.tag
+        ));
+        return;
     }
     let Some(protocol) = canonical_protocol(s, &args[0]) else {
         s.root_say("Unknown protocol");

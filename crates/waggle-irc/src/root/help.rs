@@ -62,10 +62,10 @@ fn commands() -> String {
 }
 
 fn command_help(def: &CommandDef, sub: Option<&str>) -> String {
-    if let Some(sub) = sub {
-        if let Ok((_, syntax, text)) = resolve(def.subcommands, sub, |x| x.0) {
-            return format!("Syntax: {syntax}\n\n{text}");
-        }
+    if let Some(sub) = sub
+        && let Ok((_, syntax, text)) = resolve(def.subcommands, sub, |x| x.0)
+    {
+        return format!("Syntax: {syntax}\n\n{text}");
     }
     let mut out = String::new();
     for syn in def.syntax {

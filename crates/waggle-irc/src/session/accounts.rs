@@ -58,14 +58,13 @@ impl Session {
             .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         let mut settings: BTreeMap<String, String> = acc.rec.settings.clone();
-        if !settings.contains_key("away") {
-            if let Some(away) = self
+        if !settings.contains_key("away")
+            && let Some(away) = self
                 .away
                 .clone()
                 .or_else(|| self.setting("away").map(str::to_string))
-            {
-                settings.insert("away".into(), away);
-            }
+        {
+            settings.insert("away".into(), away);
         }
         let spec = AccountSpec {
             id,

@@ -201,10 +201,10 @@ impl Session {
                 nick,
                 password: ch.setting("password").map(str::to_string),
             };
-            if self.send_command(account, cmd).is_ok() {
-                if let Some(c) = self.channel_mut(&name) {
-                    c.room = Some((account, RoomId(room.to_string())));
-                }
+            if self.send_command(account, cmd).is_ok()
+                && let Some(c) = self.channel_mut(&name)
+            {
+                c.room = Some((account, RoomId(room.to_string())));
             }
         }
     }

@@ -40,10 +40,10 @@ impl Session {
                     self.contacts_offline(account);
                 }
                 self.root_say(&format!("{tag} - {text}"));
-                if let Some(a) = self.account_mut(account) {
-                    if a.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-                        a.state = AccountState::Off;
-                    }
+                if let Some(a) = self.account_mut(account)
+                    && a.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+                {
+                    a.state = AccountState::Off;
                 }
             }
             Event::ContactUpdated(contact) => self.contact_updated(account, contact).await,

@@ -73,14 +73,13 @@ impl Session {
             "NICK" => self.nick_change(&input),
             "NICKSERV" | "NS" => {
                 let words = crate::root::split_words(&input.params.join(" "));
-                if let Some(first) = words.first() {
-                    if first.eq_ignore_ascii_case("identify")
+                if let Some(first) = words.first()
+                    && (first.eq_ignore_ascii_case("identify")
                         || first.eq_ignore_ascii_case("register")
-                        || first.eq_ignore_ascii_case("drop")
-                    {
-                        crate::root::run_line(self, &words).await;
-                        return;
-                    }
+                        || first.eq_ignore_ascii_case("drop"))
+                {
+                    crate::root::run_line(self, &words).await;
+                    return;
                 }
                 self.root_say("NickServ understands identify, register and drop here.");
             }
@@ -347,18 +346,17 @@ impl Session {
                 return;
             }
         }
-        if self.setting("default_target") == Some("last") {
-            if let Some(c) = self
+        if self.setting("default_target") == Some("last")
+            && let Some(c) = self
                 .last_target
                 .clone()
                 .and_then(|n| self.contact_by_nick(&n).cloned())
-            {
-                if let Some(e) = self.contacts.get_mut(&(c.account, c.handle.clone())) {
-                    e.last_channel = Some(ch.name.clone());
-                }
-                self.queue_message(c.account, c.handle, c.nick, body.to_string(), kind);
-                return;
+        {
+            if let Some(e) = self.contacts.get_mut(&(c.account, c.handle.clone())) {
+                e.last_channel = Some(ch.name.clone());
             }
+            self.queue_message(c.account, c.handle, c.nick, body.to_string(), kind);
+            return;
         }
         if kind == MessageKind::Normal {
             self.root_command_line(body).await;
@@ -448,12 +446,12 @@ impl Session {
                 self.channels.push(ch);
                 self.save_channel(name).await;
             }
-            if let Some(key) = keys.get(i).filter(|k| !k.is_empty()) {
-                if let Some(ch) = self.channel_mut(name) {
-                    if ch.is_chat() && ch.setting("password").is_none() {
-                        ch.settings.insert("password".into(), key.to_string());
-                    }
-                }
+            if let Some(key) = keys.get(i).filter(|k| !k.is_empty())
+                && let Some(ch) = self.channel_mut(name)
+                && ch.is_chat()
+                && ch.setting("password").is_none()
+            {
+                ch.settings.insert("password".into(), key.to_string());
             }
             self.join_channel(name).await;
         }

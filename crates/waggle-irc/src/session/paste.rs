@@ -39,12 +39,13 @@ impl Session {
             .unwrap_or(200)
             .min(10_000);
         let deadline = Instant::now() + Duration::from_millis(delay);
-        if let Some(p) = &mut self.paste {
-            if p.account == account && p.handle == handle {
-                p.lines.push(body);
-                p.deadline = deadline;
-                return;
-            }
+        if let Some(p) = &mut self.paste
+            && p.account == account
+            && p.handle == handle
+        {
+            p.lines.push(body);
+            p.deadline = deadline;
+            return;
         }
         self.flush_paste();
         self.paste = Some(Paste {

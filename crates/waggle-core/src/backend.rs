@@ -258,6 +258,12 @@ pub enum Event {
     },
     /// The account is online.
     LoggedIn,
+    /// The connection ended; the supervisor retries after `reconnect_in` seconds,
+    /// or not at all (`None`: switched off, logged off, or failed for good).
+    Disconnected {
+        /// Seconds until the next attempt.
+        reconnect_in: Option<u64>,
+    },
     /// A problem worth showing, the account stays as it is.
     Error {
         /// The text, shown as `tag - Error: <text>`.

@@ -106,8 +106,12 @@ pub struct ReconnectPolicy {
 
 /// Run an account until it is cancelled, logs off, or fails for good.
 ///
-/// Each attempt is announced with `Logging in`-style events by the backend; the
-/// supervisor adds `Signing off..`, `Reconnecting in N seconds..` and the error text.
+/// The backend announces its own progress (`LoginProgress`, `LoggedIn`); the
+/// supervisor reports each failure as [`Event::Error`] and every end of a
+/// connection as [`Event::Disconnected`], saying whether and when it retries.
+/// Credential and configuration errors are never retried. When it stops for good
+/// it cancels the account's token first, so the core can tell a finished run from
+/// a newer one.
 pub async fn supervise(
     backend: Arc<dyn Backend>,
     mut ctx: AccountContext,
@@ -116,6 +120,8 @@ pub async fn supervise(
     let mut attempt = 0u32;
     loop {
         if ctx.cancel.is_cancelled() {
+            ctx.cancel.cancel();
+            ctx.emit(Event::Disconnected { reconnect_in: None }).await;
             return;
         }
         let cancel = ctx.cancel.clone();
@@ -123,37 +129,38 @@ pub async fn supervise(
             r = backend.run(&mut ctx) => r,
             _ = cancel.cancelled() => Ok(()),
         };
-        match result {
-            Ok(()) => {
-                ctx.emit(Event::Notice {
-                    text: "Signing off..".into(),
-                })
-                .await;
-                return;
-            }
+        let error = match result {
+            Ok(()) => None,
             Err(e) => {
                 ctx.emit(Event::Error {
                     text: e.to_string(),
                 })
                 .await;
-                ctx.emit(Event::Notice {
-                    text: "Signing off..".into(),
-                })
-                .await;
-                if !e.is_retryable() || !policy.auto_reconnect {
-                    return;
-                }
-                let delay = policy.backoff.delay_with_jitter(attempt);
-                let shown = policy.backoff.delay_secs(attempt);
-                attempt = attempt.saturating_add(1);
-                ctx.emit(Event::Notice {
-                    text: format!("Reconnecting in {shown} seconds.."),
-                })
-                .await;
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = ctx.cancel.cancelled() => return,
-                }
+                Some(e)
+            }
+        };
+        let retry = error
+            .as_ref()
+            .is_some_and(|e| e.is_retryable() && policy.auto_reconnect)
+            && !ctx.cancel.is_cancelled();
+        if !retry {
+            ctx.cancel.cancel();
+            ctx.emit(Event::Disconnected { reconnect_in: None }).await;
+            return;
+        }
+        let delay = policy.backoff.delay_with_jitter(attempt);
+        let shown = policy.backoff.delay_secs(attempt);
+        attempt = attempt.saturating_add(1);
+        ctx.emit(Event::Disconnected {
+            reconnect_in: Some(shown),
+        })
+        .await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = ctx.cancel.cancelled() => {
+                ctx.cancel.cancel();
+            ctx.emit(Event::Disconnected { reconnect_in: None }).await;
+                return;
             }
         }
     }
@@ -196,5 +203,133 @@ mod tests {
             let d = b.delay_with_jitter(0);
             assert!(d <= Duration::from_secs(5) && d >= Duration::from_millis(4500));
         }
+    }
+
+    use crate::backend::{AccountSpec, BackendError, Capabilities, Secret};
+    use crate::ids::AccountId;
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    /// Fails with the scripted errors in order, then stays online until cancelled.
+    struct Scripted(Mutex<Vec<BackendError>>);
+
+    #[async_trait::async_trait]
+    impl Backend for Scripted {
+        fn protocol(&self) -> &'static str {
+            "scripted"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError> {
+            let next = self
+                .0
+                .lock()
+                .ok()
+                .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)));
+            match next {
+                Some(e) => Err(e),
+                None => {
+                    ctx.emit(Event::LoggedIn).await;
+                    ctx.cancel.cancelled().await;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn context() -> (
+        AccountContext,
+        mpsc::Receiver<(AccountId, Event)>,
+        CancellationToken,
+    ) {
+        let (_ctx_tx, commands) = mpsc::channel(1);
+        let (events, rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let spec = AccountSpec {
+            id: AccountId(1),
+            protocol: "scripted".into(),
+            handle: "me".into(),
+            password: Secret("pw".into()),
+            settings: Default::default(),
+        };
+        (
+            AccountContext {
+                spec,
+                commands,
+                events,
+                cancel: cancel.clone(),
+            },
+            rx,
+            cancel,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_network_errors_then_stops_on_auth() {
+        let backend = Arc::new(Scripted(Mutex::new(vec![
+            BackendError::Network("down".into()),
+            BackendError::Network("still down".into()),
+            BackendError::Auth("Wrong password".into()),
+        ])));
+        let (ctx, mut rx, cancel) = context();
+        let policy = ReconnectPolicy {
+            auto_reconnect: true,
+            backoff: Backoff::default(),
+        };
+        supervise(backend, ctx, policy).await;
+        let mut events = Vec::new();
+        while let Ok((_, e)) = rx.try_recv() {
+            events.push(e);
+        }
+        let reconnects: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Disconnected { reconnect_in } => Some(*reconnect_in),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reconnects, vec![Some(5), Some(15), None]);
+        assert!(events.contains(&Event::Error {
+            text: "Wrong password".into()
+        }));
+        assert!(cancel.is_cancelled(), "a finished run cancels its token");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_retry_without_auto_reconnect() {
+        let backend = Arc::new(Scripted(Mutex::new(vec![BackendError::Network(
+            "down".into(),
+        )])));
+        let (ctx, mut rx, _) = context();
+        let policy = ReconnectPolicy {
+            auto_reconnect: false,
+            backoff: Backoff::default(),
+        };
+        supervise(backend, ctx, policy).await;
+        let mut last = None;
+        while let Ok((_, e)) = rx.try_recv() {
+            last = Some(e);
+        }
+        assert_eq!(last, Some(Event::Disconnected { reconnect_in: None }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_stops_an_online_account() {
+        let backend = Arc::new(Scripted(Mutex::new(vec![])));
+        let (ctx, mut rx, cancel) = context();
+        let policy = ReconnectPolicy {
+            auto_reconnect: true,
+            backoff: Backoff::default(),
+        };
+        let task = tokio::spawn(supervise(backend, ctx, policy));
+        assert_eq!(rx.recv().await.map(|x| x.1), Some(Event::LoggedIn));
+        cancel.cancel();
+        let _ = task.await;
+        assert_eq!(
+            rx.recv().await.map(|x| x.1),
+            Some(Event::Disconnected { reconnect_in: None })
+        );
     }
 }

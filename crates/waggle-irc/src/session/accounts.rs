@@ -265,7 +265,7 @@ impl Session {
     }
 
     /// Stop tracking chat rooms of an account that went off.
-    fn leave_account_rooms(&mut self, id: AccountId) {
+    pub(crate) fn leave_account_rooms(&mut self, id: AccountId) {
         let names: Vec<String> = self
             .channels
             .iter()

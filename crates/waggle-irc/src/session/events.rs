@@ -26,6 +26,7 @@ impl Session {
                     a.state = AccountState::Online;
                 }
                 self.root_say(&format!("{tag} - Logging in: Logged in"));
+                self.announce_presence(account, false);
                 self.rejoin_account_chats(account);
             }
             Event::Error { text } => {
@@ -33,17 +34,31 @@ impl Session {
                 self.root_say(&format!("{tag} - {what}: {text}"));
             }
             Event::Notice { text } => {
-                if text == "Signing off.." {
-                    if let Some(a) = self.account_mut(account) {
-                        a.state = AccountState::Connecting;
-                    }
-                    self.contacts_offline(account);
-                }
+                let text = if online {
+                    text
+                } else {
+                    format!("Logging in: {text}")
+                };
                 self.root_say(&format!("{tag} - {text}"));
-                if let Some(a) = self.account_mut(account)
-                    && a.cancel.as_ref().is_some_and(|c| c.is_cancelled())
-                {
-                    a.state = AccountState::Off;
+            }
+            Event::Disconnected { reconnect_in } => {
+                self.contacts_offline(account);
+                self.leave_account_rooms(account);
+                self.root_say(&format!("{tag} - Signing off.."));
+                if let Some(a) = self.account_mut(account) {
+                    match reconnect_in {
+                        Some(_) => a.state = AccountState::Connecting,
+                        // A token that is still live belongs to a newer run: leave it be.
+                        None if a.cancel.as_ref().is_none_or(|c| c.is_cancelled()) => {
+                            a.state = AccountState::Off;
+                            a.cancel = None;
+                            a.commands = None;
+                        }
+                        None => {}
+                    }
+                }
+                if let Some(secs) = reconnect_in {
+                    self.root_say(&format!("{tag} - Reconnecting in {secs} seconds.."));
                 }
             }
             Event::ContactUpdated(contact) => self.contact_updated(account, contact).await,

@@ -800,25 +800,27 @@ impl Session {
 
     /// Tell every online account our presence (away text, else status).
     pub(crate) fn broadcast_presence(&self) {
-        let away = self
-            .away
-            .clone()
-            .or_else(|| self.setting("away").map(str::to_string))
-            .filter(|s| !s.is_empty());
-        let status = self
-            .setting("status")
-            .map(str::to_string)
-            .filter(|s| !s.is_empty());
         for a in &self.accounts {
-            let away = a.rec.settings.get("away").cloned().or_else(|| away.clone());
-            let status = a
-                .rec
-                .settings
-                .get("status")
-                .cloned()
-                .or_else(|| status.clone());
-            let _ = self.send_command(a.id, Command::SetPresence { away, status });
+            self.announce_presence(a.id, true);
         }
+    }
+
+    /// Tell one account our presence: its own away/status settings win over the
+    /// global ones, and /away wins over `set away`.
+    pub(crate) fn announce_presence(&self, id: waggle_core::AccountId, always: bool) {
+        let Some(a) = self.account_by_id(id) else {
+            return;
+        };
+        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let away = nonempty(self.away.clone())
+            .or_else(|| nonempty(a.rec.settings.get("away").cloned()))
+            .or_else(|| nonempty(self.setting("away").map(str::to_string)));
+        let status = nonempty(a.rec.settings.get("status").cloned())
+            .or_else(|| nonempty(self.setting("status").map(str::to_string)));
+        if !always && away.is_none() && status.is_none() {
+            return; // a fresh login is already "available" with no status
+        }
+        let _ = self.send_command(id, Command::SetPresence { away, status });
     }
 
     fn invite(&mut self, input: &Input) {

@@ -126,6 +126,17 @@ fn missing_command(line: &str) -> Option<&'static str> {
     None
 }
 
+/// The command word of a line that has one (after the optional tags and prefix).
+fn command_word(line: &str) -> &str {
+    let mut rest = line;
+    for marker in ['@', ':'] {
+        if rest.starts_with(marker) {
+            rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        }
+    }
+    rest.trim_start_matches(' ').split(' ').next().unwrap_or("")
+}
+
 /// Parse one complete line (without its line ending) into an [`Incoming`].
 ///
 /// Does not check the length limits (the decoder does that on the raw bytes);
@@ -143,7 +154,15 @@ pub fn parse_line(line: &str) -> Incoming {
         Ok(msg) if matches!(&msg.command, Command::Raw(c, _) if c.is_empty()) => {
             invalid("no command".to_owned())
         }
-        Ok(msg) => Incoming::Message(msg),
+        Ok(mut msg) => {
+            // irc-proto 1.1 parses ISON into `Command::USERHOST`: keep the verb sent.
+            if let Command::USERHOST(nicks) = &msg.command
+                && command_word(line).eq_ignore_ascii_case("ISON")
+            {
+                msg.command = Command::Raw("ISON".to_owned(), nicks.clone());
+            }
+            Incoming::Message(msg)
+        }
         Err(ProtocolError::InvalidMessage { cause, .. }) => invalid(cause.to_string()),
         Err(e) => invalid(e.to_string()),
     }
@@ -567,5 +586,19 @@ mod tests {
         assert_eq!(out, b"@a=1 PING x\r\n");
         let out = encode(&format!("@b={big} PING x"));
         assert_eq!(out, b"PING x\r\n");
+    }
+
+    #[test]
+    fn ison_stays_ison() {
+        let items = decode_all(b"ISON a b\r\n@t=1 :p ison c\r\nUSERHOST d\r\n");
+        let got: Vec<_> = items.iter().map(|i| msg(i).command.clone()).collect();
+        assert_eq!(
+            got,
+            [
+                Command::Raw("ISON".into(), vec!["a".into(), "b".into()]),
+                Command::Raw("ISON".into(), vec!["c".into()]),
+                Command::USERHOST(vec!["d".into()]),
+            ]
+        );
     }
 }

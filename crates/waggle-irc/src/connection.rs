@@ -121,7 +121,9 @@ pub(crate) async fn run(
     drop(client);
     drop(reg);
     let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(5), writer)
+    // A client dropped for SendQ is not reading: give it only a moment.
+    let grace = if dead.is_cancelled() { 1 } else { 5 };
+    if tokio::time::timeout(Duration::from_secs(grace), writer)
         .await
         .is_err()
     {
@@ -200,7 +202,11 @@ async fn serve_registered(
                 break;
             };
             tokens -= 1.0;
-            if session.send(SessionInput::Irc(msg)).await.is_err() {
+            if session
+                .send(SessionInput::Irc(Box::new(msg)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -232,18 +238,21 @@ async fn serve_registered(
                     Incoming::Invalid { reason, .. } => {
                         debug!(%reason, "invalid line");
                     }
+                    // PING goes through the session like every other line, so its
+                    // PONG comes after the replies to everything sent before it.
                     Incoming::Message(msg) => match &msg.command {
-                        IrcCmd::PING(a, _) => {
-                            client.line(Line::new("PONG").prefix(&cfg.name).param(&cfg.name).param(a));
-                        }
-                        IrcCmd::Raw(verb, args) if verb.eq_ignore_ascii_case("PING") && args.is_empty() => {
-                            client.line(Line::new("461").prefix(&cfg.name).param(&nick_for_errors).param("PING").param("Not enough parameters"));
-                        }
                         IrcCmd::PONG(..) => {}
-                        IrcCmd::QUIT(reason) => {
+                                                IrcCmd::QUIT(reason) => {
+                            // Lines still throttled are handled first: nothing the client sent is lost.
+                            for m in pending.drain(..) {
+                                if session.send(SessionInput::Irc(Box::new(m))).await.is_err() {
+                                    return;
+                                }
+                            }
                             let reason = reason.clone().unwrap_or_else(|| "Leaving".into());
-                            client.send(format!("ERROR :Closing link: {host} (Quit: {})", crate::sanitize::one_line(&reason)));
-                            return;
+                            if session.send(SessionInput::Quit(reason)).await.is_err() {
+                                return;
+                            }
                         }
                         _ => {
                             if pending.len() >= cfg.flood_max_queue as usize {

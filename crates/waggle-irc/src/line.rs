@@ -87,10 +87,13 @@ impl Line {
         }
         out.push_str(&self.command);
         let n = self.params.len();
+        let numeric = self.command.bytes().all(|b| b.is_ascii_digit());
         for (i, p) in self.params.iter().enumerate() {
             out.push(' ');
             let last = i + 1 == n;
-            if last && (p.is_empty() || p.contains(' ') || p.starts_with(':')) {
+            // Like BitlBee, messages always mark their last parameter as trailing
+            // (`JOIN :&bitlbee`); numerics only when they must.
+            if last && (!numeric || p.is_empty() || p.contains(' ') || p.starts_with(':')) {
                 out.push(':');
             }
             out.push_str(p);
@@ -122,7 +125,22 @@ mod tests {
 
     #[test]
     fn trailing_only_when_needed() {
-        assert_eq!(Line::new("PING").param("x").to_wire(), "PING x");
+        assert_eq!(Line::new("PING").param("x").to_wire(), "PING :x");
+        assert_eq!(
+            Line::new("JOIN")
+                .prefix("a!b@c")
+                .param("&bitlbee")
+                .to_wire(),
+            ":a!b@c JOIN :&bitlbee"
+        );
+        assert_eq!(
+            Line::new("366")
+                .param("me")
+                .param("#x")
+                .param("End")
+                .to_wire(),
+            "366 me #x End"
+        );
         assert_eq!(
             Line::new("PRIVMSG")
                 .prefix("a!b@c")
@@ -153,7 +171,7 @@ mod tests {
             .param("x");
         assert_eq!(
             l.to_wire(),
-            "@time=2020-01-01T00:00:00.000Z;x=a\\sb\\:c PRIVMSG me x"
+            "@time=2020-01-01T00:00:00.000Z;x=a\\sb\\:c PRIVMSG me :x"
         );
     }
 }

@@ -158,8 +158,8 @@ impl Config {
         if s.ping_interval == 0 || s.ping_timeout <= s.ping_interval {
             bail!("server.ping_timeout must be greater than server.ping_interval (> 0)");
         }
-        if s.sendq_lines < 16 {
-            bail!("server.sendq_lines must be at least 16");
+        if s.sendq_lines < 256 {
+            bail!("server.sendq_lines must be at least 256 (one help reply is dozens of lines)");
         }
         if self.flood.burst == 0 || self.flood.rate == 0 {
             bail!("flood.burst and flood.rate must be at least 1");

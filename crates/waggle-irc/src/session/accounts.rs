@@ -73,7 +73,7 @@ impl Session {
             password: Secret(password.0.clone()),
             settings,
         };
-        let (tx, rx) = mpsc::channel(256);
+        let (tx, rx) = mpsc::channel(1024);
         let cancel = self.cancel.child_token();
         let ctx = AccountContext {
             spec,
@@ -86,8 +86,15 @@ impl Session {
             auto_reconnect,
             backoff,
         };
+        // When the supervisor gives up (a login error is never retried) the account
+        // is off: mark it so, or it would look "connecting" forever and `account on`
+        // would refuse it as already online.
+        let done = cancel.clone();
         self.tracker.spawn(tracing::Instrument::instrument(
-            supervise(backend, ctx, policy),
+            async move {
+                supervise(backend, ctx, policy).await;
+                done.cancel();
+            },
             span,
         ));
         if let Some(a) = self.account_mut(id) {

@@ -107,7 +107,20 @@ impl Session {
             }
             "CAP" => self.cap(&input),
             "USER" | "PASS" => self.send(self.numeric("462").param("You may not reregister")),
-            "PING" | "PONG" | "QUIT" | "AUTHENTICATE" => {}
+            "PING" => match input.params.first() {
+                Some(token) => self.send(
+                    Line::new("PONG")
+                        .prefix(&self.shared.config.name)
+                        .param(&self.shared.config.name)
+                        .param(token),
+                ),
+                None => self.send(
+                    self.numeric("461")
+                        .param("PING")
+                        .param("Not enough parameters"),
+                ),
+            },
+            "PONG" | "QUIT" | "AUTHENTICATE" => {}
             "WALLOPS" => self.send(
                 self.numeric("481")
                     .param("Permission Denied- You're not an IRC operator"),

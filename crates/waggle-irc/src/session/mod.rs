@@ -37,7 +37,9 @@ const CONTROL_TOPIC: &str = "Welcome to the control channel. Type help for help 
 /// What a connection feeds its session.
 #[derive(Debug)]
 pub(crate) enum SessionInput {
-    Irc(Message),
+    Irc(Box<Message>),
+    /// The client said QUIT (with this reason): answer with ERROR and end.
+    Quit(String),
 }
 
 /// One user's state.
@@ -123,7 +125,16 @@ impl Session {
         loop {
             tokio::select! {
                 input = rx.recv() => match input {
-                    Some(SessionInput::Irc(msg)) => self.handle_irc(msg).await,
+                                        Some(SessionInput::Irc(msg)) => self.handle_irc(*msg).await,
+                    Some(SessionInput::Quit(reason)) => {
+                        self.flush_paste();
+                        self.client.send(format!(
+                            "ERROR :Closing link: {} (Quit: {})",
+                            self.host,
+                            crate::sanitize::one_line(&reason)
+                        ));
+                        return;
+                    }
                     None => return,
                 },
                                 Some((account, event)) = events.recv() => self.handle_event(account, event).await,
@@ -134,6 +145,7 @@ impl Session {
     }
 
     async fn finish(&mut self) {
+        self.flush_paste();
         for a in &mut self.accounts {
             if let Some(c) = a.cancel.take() {
                 c.cancel();

@@ -1,0 +1,348 @@
+//! Messages both ways between the IRC client and contacts of the test backend.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, SystemTime};
+
+use waggle_core::{Command, Event, MessageKind, PresenceState};
+use waggle_tests::{IrcClient, Msg, TestAccountHandle, TestGateway, assert_any, canon, pred};
+
+async fn setup(caps: &[&str]) -> (TestGateway, IrcClient, TestAccountHandle) {
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    c.register_with_caps("alice", caps).await.unwrap();
+    let acc = gw.online_account(&mut c, "alice").await.unwrap();
+    acc.contact("bob", PresenceState::Online).await.unwrap();
+    c.expect(":bob!bob@test.example JOIN &bitlbee")
+        .await
+        .unwrap();
+    (gw, c, acc)
+}
+
+fn received(body: &str, kind: MessageKind) -> Event {
+    Event::MessageReceived {
+        from: "bob".into(),
+        body: body.into(),
+        kind,
+        sent_at: None,
+        from_self: false,
+    }
+}
+
+fn send(body: &str, kind: MessageKind) -> Command {
+    Command::SendMessage {
+        to: "bob".into(),
+        body: body.into(),
+        kind,
+    }
+}
+
+/// Lines from bob until the barrier.
+async fn from_bob(c: &mut IrcClient) -> Vec<String> {
+    c.sync()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.contains(":bob!bob@test.example "))
+        .collect()
+}
+
+#[tokio::test]
+async fn privmsg_to_a_contact_becomes_send_message() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    c.send("PRIVMSG bob :hello there").await.unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("hello there", MessageKind::Normal)
+    );
+    c.send("PRIVMSG BOB :case does not matter").await.unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("case does not matter", MessageKind::Normal)
+    );
+    c.send("PRIVMSG bob :\x01ACTION waves\x01").await.unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("waves", MessageKind::Action)
+    );
+    c.send("NOTICE bob :psst").await.unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("psst", MessageKind::Notice)
+    );
+}
+
+#[tokio::test]
+async fn received_message_becomes_privmsg_from_the_contact() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    acc.emit(received("hi alice", MessageKind::Normal))
+        .await
+        .unwrap();
+    let l = c.expect(" PRIVMSG alice ").await.unwrap();
+    assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :hi alice");
+
+    acc.emit(received("waves back", MessageKind::Action))
+        .await
+        .unwrap();
+    let l = c.expect(" PRIVMSG alice ").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG alice :\x01ACTION waves back\x01"
+    );
+
+    acc.emit(received("a notice", MessageKind::Notice))
+        .await
+        .unwrap();
+    let l = c.expect(" NOTICE alice ").await.unwrap();
+    assert_eq!(canon(&l), ":bob!bob@test.example NOTICE alice :a notice");
+
+    // HTML is stripped by default.
+    acc.emit(received("<b>bold</b> &amp; more", MessageKind::Normal))
+        .await
+        .unwrap();
+    let l = c.expect(" PRIVMSG alice ").await.unwrap();
+    assert!(l.ends_with(" :bold & more"), "{l}");
+}
+
+#[tokio::test]
+async fn multi_line_body_is_one_privmsg_per_line() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    acc.emit(received(
+        "one\ntwo\r\n\r\nthree\rfour\n",
+        MessageKind::Normal,
+    ))
+    .await
+    .unwrap();
+    c.expect(" :one").await.unwrap();
+    let lines = from_bob(&mut c).await;
+    let texts: Vec<String> = lines
+        .iter()
+        .map(|l| Msg::parse(l).trailing().to_string())
+        .collect();
+    assert_eq!(texts, ["two", "three", "four"]);
+
+    // An action on several lines is an action on each.
+    acc.emit(received("jumps\nand falls", MessageKind::Action))
+        .await
+        .unwrap();
+    c.expect("\x01ACTION jumps\x01").await.unwrap();
+    c.expect("\x01ACTION and falls\x01").await.unwrap();
+}
+
+#[tokio::test]
+async fn long_messages_are_split() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    let word = "abcdefghi ";
+    let body = word.repeat(150); // 1500 bytes
+    acc.emit(received(&body, MessageKind::Normal))
+        .await
+        .unwrap();
+    c.expect(" PRIVMSG alice ").await.unwrap();
+    let rest = from_bob(&mut c).await;
+    assert!(!rest.is_empty());
+    for l in &rest {
+        assert!(l.len() + 2 <= 512, "too long: {} bytes", l.len());
+    }
+}
+
+#[tokio::test]
+async fn addressing_a_contact_in_the_control_channel() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    c.send("PRIVMSG &bitlbee :bob: hi from the channel")
+        .await
+        .unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("hi from the channel", MessageKind::Normal)
+    );
+    c.send("PRIVMSG &bitlbee :bob, comma works too")
+        .await
+        .unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("comma works too", MessageKind::Normal)
+    );
+    // The answer comes back where we talked, addressed to us.
+    acc.emit(received("answer", MessageKind::Normal))
+        .await
+        .unwrap();
+    let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG &bitlbee :alice: answer"
+    );
+
+    // default_target last: a line without address goes to the last contact.
+    c.root("set default_target last").await.unwrap();
+    c.send("PRIVMSG &bitlbee :no address").await.unwrap();
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("no address", MessageKind::Normal)
+    );
+}
+
+#[tokio::test]
+async fn private_false_shows_messages_in_the_channel() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    c.root("set private false").await.unwrap();
+    acc.emit(received("in public", MessageKind::Normal))
+        .await
+        .unwrap();
+    let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG &bitlbee :alice: in public"
+    );
+}
+
+#[tokio::test]
+async fn delayed_message_with_server_time() {
+    let (_gw, mut c, acc) = setup(&["server-time"]).await;
+    let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    acc.emit(Event::MessageReceived {
+        from: "bob".into(),
+        body: "from the past".into(),
+        kind: MessageKind::Normal,
+        sent_at: Some(sent_at),
+        from_self: false,
+    })
+    .await
+    .unwrap();
+    let l = c.expect("from the past").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        "@time=2020-09-13T12:26:40.000Z :bob!bob@test.example PRIVMSG alice :from the past"
+    );
+    // Not delayed: no tag.
+    acc.emit(received("now", MessageKind::Normal))
+        .await
+        .unwrap();
+    let l = c.expect(":now").await.unwrap();
+    assert!(!l.starts_with('@'), "{l}");
+}
+
+#[tokio::test]
+async fn delayed_message_without_server_time_gets_a_timestamp() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    acc.emit(Event::MessageReceived {
+        from: "bob".into(),
+        body: "from the past".into(),
+        kind: MessageKind::Normal,
+        sent_at: Some(sent_at),
+        from_self: false,
+    })
+    .await
+    .unwrap();
+    let l = c.expect("from the past").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG alice :[2020-09-13 12:26:40] from the past"
+    );
+}
+
+#[tokio::test]
+async fn own_messages_from_elsewhere_and_echo_message() {
+    let (_gw, mut c, acc) = setup(&["echo-message"]).await;
+    acc.emit(Event::MessageReceived {
+        from: "bob".into(),
+        body: "sent from my phone".into(),
+        kind: MessageKind::Normal,
+        sent_at: None,
+        from_self: true,
+    })
+    .await
+    .unwrap();
+    let l = c.expect("sent from my phone").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":alice!alice@127.0.0.1 PRIVMSG bob :sent from my phone"
+    );
+
+    c.send("PRIVMSG bob :echoed").await.unwrap();
+    let l = c.expect("echoed").await.unwrap();
+    assert_eq!(canon(&l), ":alice!alice@127.0.0.1 PRIVMSG bob :echoed");
+    assert_eq!(
+        acc.next_command().await.unwrap(),
+        send("echoed", MessageKind::Normal)
+    );
+}
+
+#[tokio::test]
+async fn message_from_an_unknown_handle() {
+    let (_gw, mut c, acc) = setup(&[]).await;
+    acc.emit(Event::MessageReceived {
+        from: "stranger@elsewhere.example".into(),
+        body: "who am I".into(),
+        kind: MessageKind::Normal,
+        sent_at: None,
+        from_self: false,
+    })
+    .await
+    .unwrap();
+    let l = c.expect("who am I").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":stranger!stranger@elsewhere.example PRIVMSG alice :who am I"
+    );
+
+    c.root("set handle_unknown root").await.unwrap();
+    acc.emit(Event::MessageReceived {
+        from: "other@elsewhere.example".into(),
+        body: "via root".into(),
+        kind: MessageKind::Normal,
+        sent_at: None,
+        from_self: false,
+    })
+    .await
+    .unwrap();
+    c.expect("test - Message from unknown handle other@elsewhere.example:")
+        .await
+        .unwrap();
+    c.expect(":root!root@localhost PRIVMSG &bitlbee :via root")
+        .await
+        .unwrap();
+
+    c.root("set handle_unknown ignore").await.unwrap();
+    acc.emit(Event::MessageReceived {
+        from: "third@elsewhere.example".into(),
+        body: "ignored".into(),
+        kind: MessageKind::Normal,
+        sent_at: None,
+        from_self: false,
+    })
+    .await
+    .unwrap();
+    // The event is handled before the next thing the session does.
+    acc.emit(received("after", MessageKind::Normal))
+        .await
+        .unwrap();
+    c.expect(":after").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    assert!(!lines.iter().any(|l| l.contains("ignored")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn bad_targets_and_offline_accounts() {
+    let (_gw, mut c, _acc) = setup(&[]).await;
+    c.send("PRIVMSG nobody :hi").await.unwrap();
+    c.expect_numeric("401").await.unwrap();
+    c.send("PRIVMSG #nochannel :hi").await.unwrap();
+    c.expect_numeric("403").await.unwrap();
+    c.send("PRIVMSG bob").await.unwrap();
+    c.expect_numeric("412").await.unwrap();
+    c.send("PRIVMSG").await.unwrap();
+    c.expect_numeric("411").await.unwrap();
+    // NOTICE never gets an error reply.
+    c.send("NOTICE nobody :hi").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    assert!(lines.is_empty(), "{lines:?}");
+
+    c.root_wait("account test off", "Signing off..")
+        .await
+        .unwrap();
+    // bob is still known (offline) but can't be reached.
+    c.send("PRIVMSG bob :anyone?").await.unwrap();
+    let l = c.expect(pred("404", |m| m.is("404"))).await.unwrap();
+    assert_any(&[l], "the account is not online");
+}

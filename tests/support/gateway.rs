@@ -1,0 +1,266 @@
+//! A real gateway for a test: [`waggle_irc::Gateway`] over a temporary SQLite
+//! database, listening on 127.0.0.1 port 0.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use waggle_core::{ProtocolRegistry, Store};
+use waggle_irc::{AuthMode, Gateway, ServerConfig};
+use waggle_store::SqliteStore;
+
+use crate::backend::{TestAccountHandle, TestBackend, TestHub};
+use crate::client::IrcClient;
+
+/// How a [`TestGateway`] is configured.
+///
+/// The defaults are those of [`ServerConfig`] except for flood control, which is
+/// generous so that scripted clients are never throttled; tests of flood control
+/// set their own limits.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// The server name (prefix of numerics, host of root's mask).
+    pub name: String,
+    /// Who may use the gateway.
+    pub auth_mode: AuthMode,
+    /// The server password for [`AuthMode::Closed`].
+    pub server_password: Option<String>,
+    /// Send PING after this long without a line from the client.
+    pub ping_interval: Duration,
+    /// Drop the client after this long without a line.
+    pub ping_timeout: Duration,
+    /// Lines a client may send in a burst before throttling starts.
+    pub flood_burst: u32,
+    /// Lines per second a throttled client may send.
+    pub flood_rate: u32,
+    /// Lines a throttled client may have waiting before it is dropped.
+    pub flood_max_queue: u32,
+    /// Outgoing lines queued for a client before it is dropped.
+    pub sendq_lines: usize,
+    /// At most this many connections at once.
+    pub max_connections: usize,
+    /// Register the `test` backend (false: a gateway with no backend at all).
+    pub with_test_backend: bool,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        let d = ServerConfig::default();
+        GatewayOptions {
+            name: d.name,
+            auth_mode: d.auth_mode,
+            server_password: d.server_password,
+            ping_interval: d.ping_interval,
+            ping_timeout: d.ping_timeout,
+            flood_burst: 10_000,
+            flood_rate: 10_000,
+            flood_max_queue: 10_000,
+            sendq_lines: d.sendq_lines,
+            max_connections: d.max_connections,
+            with_test_backend: true,
+        }
+    }
+}
+
+impl GatewayOptions {
+    /// The options without the `test` backend.
+    pub fn without_backend(mut self) -> Self {
+        self.with_test_backend = false;
+        self
+    }
+
+    fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            name: self.name.clone(),
+            auth_mode: self.auth_mode,
+            server_password: self.server_password.clone(),
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            flood_burst: self.flood_burst,
+            flood_rate: self.flood_rate,
+            flood_max_queue: self.flood_max_queue,
+            sendq_lines: self.sendq_lines,
+            max_connections: self.max_connections,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// One run of the gateway.
+struct Running {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+    store: Arc<SqliteStore>,
+}
+
+/// A gateway serving on loopback for one test.
+pub struct TestGateway {
+    // Declared (and so dropped) before `dir`: the database lives in it.
+    running: Option<Running>,
+    opts: GatewayOptions,
+    hub: TestHub,
+    db_path: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    /// Start a gateway with `opts` over a fresh database.
+    pub async fn start(opts: GatewayOptions) -> Result<TestGateway> {
+        let dir = tempfile::tempdir().context("temporary directory")?;
+        let db_path = dir.path().join("waggle.db");
+        let mut gw = TestGateway {
+            running: None,
+            opts,
+            hub: TestHub::new(),
+            db_path,
+            dir,
+        };
+        gw.launch().await?;
+        Ok(gw)
+    }
+
+    /// Start a gateway with the default options (open mode, `test` backend).
+    pub async fn start_default() -> Result<TestGateway> {
+        Self::start(GatewayOptions::default()).await
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        let store = Arc::new(
+            SqliteStore::open(&self.db_path)
+                .await
+                .context("open the store")?,
+        );
+        let mut registry = ProtocolRegistry::new();
+        if self.opts.with_test_backend {
+            registry.register(Arc::new(TestBackend::new(self.hub.clone())));
+        }
+        let gateway = Gateway::new(
+            self.opts.server_config(),
+            store.clone() as Arc<dyn Store>,
+            registry,
+        )
+        .context("gateway")?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("bind 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
+        self.running = Some(Running {
+            addr,
+            shutdown,
+            task,
+            store,
+        });
+        Ok(())
+    }
+
+    async fn halt(&mut self) -> Result<()> {
+        let Some(r) = self.running.take() else {
+            return Ok(());
+        };
+        r.shutdown.cancel();
+        match tokio::time::timeout(Duration::from_secs(15), r.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => bail!("gateway task failed: {e}"),
+            Err(_) => bail!("gateway did not shut down within 15 s"),
+        }
+        r.store.close().await;
+        Ok(())
+    }
+
+    /// The address it listens on (changes with each restart).
+    pub fn addr(&self) -> SocketAddr {
+        self.running
+            .as_ref()
+            .map(|r| r.addr)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &GatewayOptions {
+        &self.opts
+    }
+
+    /// Where test accounts register once logged in.
+    pub fn hub(&self) -> &TestHub {
+        &self.hub
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The temporary directory holding the database.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Shut down (closing every connection) and start again on the same database.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.halt().await?;
+        self.hub.clear();
+        self.launch().await
+    }
+
+    /// [`TestGateway::restart`] with other options (e.g. without the backend).
+    pub async fn restart_with(&mut self, opts: GatewayOptions) -> Result<()> {
+        self.halt().await?;
+        self.opts = opts;
+        self.hub.clear();
+        self.launch().await
+    }
+
+    /// Shut down and wait until every connection is closed.
+    pub async fn stop(mut self) -> Result<()> {
+        self.halt().await
+    }
+
+    /// Connect a client (not yet registered).
+    pub async fn connect(&self) -> Result<IrcClient> {
+        IrcClient::connect(self.addr()).await
+    }
+
+    /// Add a `test` account with `handle` for the client's user, log it in and
+    /// return its handle. Waits for root's `<tag> - Logging in: Logged in`.
+    pub async fn online_account(
+        &self,
+        c: &mut IrcClient,
+        handle: &str,
+    ) -> Result<TestAccountHandle> {
+        let texts = c.root(&format!("account add test {handle} pw")).await?;
+        let tag = texts
+            .iter()
+            .find_map(|t| t.strip_prefix("Account successfully added with tag "))
+            .map(str::to_string)
+            .with_context(|| format!("account add failed: {texts:?}"))?;
+        c.root_wait(
+            &format!("account {tag} on"),
+            &format!("{tag} - Logging in: Logged in"),
+        )
+        .await?;
+        self.hub.account(handle).await
+    }
+
+    /// Connect a client and register it as `nick`.
+    pub async fn client(&self, nick: &str) -> Result<IrcClient> {
+        let mut c = self.connect().await?;
+        c.register(nick).await?;
+        Ok(c)
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(r) = &self.running {
+            r.shutdown.cancel();
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub const SUPPORTED: &[(&str, &str)] = &[
     ("multi-prefix", ""),
     ("sasl", "PLAIN"),
     ("server-time", ""),
+    ("setname", ""),
     ("userhost-in-names", ""),
 ];
 
@@ -32,6 +33,8 @@ pub enum Cap {
     Sasl,
     /// `server-time`
     ServerTime,
+    /// `setname`
+    Setname,
     /// `userhost-in-names`
     UserhostInNames,
 }
@@ -48,6 +51,7 @@ impl Cap {
             "multi-prefix" => Cap::MultiPrefix,
             "sasl" => Cap::Sasl,
             "server-time" => Cap::ServerTime,
+            "setname" => Cap::Setname,
             "userhost-in-names" => Cap::UserhostInNames,
             _ => return None,
         })

@@ -106,6 +106,25 @@ impl Session {
                 );
             }
             "CAP" => self.cap(&input),
+            "SETNAME" => match input.params.first().filter(|r| !r.is_empty()) {
+                Some(name) => {
+                    self.realname = name.chars().take(200).collect();
+                    if self.caps.has(Cap::Setname) {
+                        self.send(
+                            Line::new("SETNAME")
+                                .prefix(self.my_mask())
+                                .param(&self.realname),
+                        );
+                    }
+                }
+                None => self.send(
+                    Line::new("FAIL")
+                        .prefix(&self.shared.config.name)
+                        .param("SETNAME")
+                        .param("INVALID_REALNAME")
+                        .param("Realname is not valid"),
+                ),
+            },
             "USER" | "PASS" => self.send(self.numeric("462").param("You may not reregister")),
             "PING" => match input.params.first() {
                 Some(token) => self.send(
@@ -607,16 +626,48 @@ impl Session {
             }
             return;
         }
-        let modes = if self.login.is_some() { "+R" } else { "+" };
-        if input.params.len() > 1 {
+        let Some(change) = input.params.get(1) else {
+            let mut modes = String::from("+");
+            if self.login.is_some() {
+                modes.push('R');
+            }
+            if self.bot {
+                modes.push('B');
+            }
+            self.send(self.numeric("221").param(modes));
+            return;
+        };
+        // Only +B (bot) is the user's to change; R follows identification.
+        let mut adding = true;
+        let mut applied = String::new();
+        let mut last_sign = ' ';
+        for c in change.chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'B' if self.bot != adding => {
+                    self.bot = adding;
+                    let sign = if adding { '+' } else { '-' };
+                    if sign != last_sign {
+                        applied.push(sign);
+                        last_sign = sign;
+                    }
+                    applied.push('B');
+                }
+                'B' | 'R' | 'i' | 'w' | 's' => {}
+                _ => {
+                    self.send(self.numeric("501").param("Unknown MODE flag"));
+                    return;
+                }
+            }
+        }
+        if !applied.is_empty() {
             self.send(
                 Line::new("MODE")
                     .prefix(self.my_mask())
                     .param(&self.nick)
-                    .param(modes),
+                    .param(applied),
             );
-        } else {
-            self.send(self.numeric("221").param(modes));
         }
     }
 
@@ -752,6 +803,9 @@ impl Session {
             );
             if let Some(a) = &self.away {
                 self.send(self.numeric("301").param(&self.nick).param(a));
+            }
+            if self.bot {
+                self.send(self.numeric("335").param(&self.nick).param("is a bot"));
             }
         } else {
             self.send(

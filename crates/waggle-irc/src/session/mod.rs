@@ -53,6 +53,8 @@ pub(crate) struct Session {
     pub realname: String,
     pub host: String,
     pub away: Option<String>,
+    /// User mode +B.
+    pub bot: bool,
     pub login: Option<Login>,
     pub settings: BTreeMap<String, String>,
     pub accounts: Vec<Account>,
@@ -90,6 +92,7 @@ pub(crate) fn spawn(
         realname: info.realname.clone(),
         host: info.host.clone(),
         away: None,
+        bot: false,
         login: None,
         settings: BTreeMap::new(),
         accounts: Vec::new(),
@@ -199,7 +202,7 @@ impl Session {
             self.numeric("004")
                 .params([name.as_str(), version, "aisRw", "imnpstv"]),
         );
-        self.send(self.numeric("005").params([
+        let tokens = [
             "PREFIX=(ohv)@%+".to_string(),
             "CHANTYPES=&#".into(),
             "CHANMODES=,,,imnpst".into(),
@@ -212,8 +215,16 @@ impl Session {
             "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:1".into(),
             "AWAYLEN=200".into(),
             "TOPICLEN=390".into(),
-            "are supported by this server".into(),
-        ]));
+            "BOT=B".into(),
+        ];
+        // At most 12 tokens a line keeps every 005 within IRC's 15 parameters.
+        for chunk in tokens.chunks(12) {
+            self.send(
+                self.numeric("005")
+                    .params(chunk)
+                    .param("are supported by this server"),
+            );
+        }
         self.motd();
     }
 

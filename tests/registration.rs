@@ -293,3 +293,47 @@ async fn answering_the_ping_keeps_the_client() {
     assert_none(&lines, "Ping timeout");
     assert!(!lines.is_empty());
 }
+
+#[tokio::test]
+async fn bot_mode_and_setname() {
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    let burst = c.register_with_caps("alice", &["setname"]).await.unwrap();
+    assert_any(&burst, "BOT=B");
+    c.send("MODE alice +B").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    assert_any(&lines, ":alice!alice@");
+    assert_any(&lines, "MODE alice :+B");
+    c.send("MODE alice +Z").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), " 501 alice ");
+    c.send("SETNAME :Alice Liddell").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), "SETNAME :Alice Liddell");
+    c.send("WHOIS alice").await.unwrap();
+    let whois = c.sync().await.unwrap();
+    assert_any(&whois, "311 alice alice");
+    assert_any(&whois, ":Alice Liddell");
+    assert_any(&whois, "335 alice alice :is a bot");
+    c.send("MODE alice").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), "221 alice +B");
+    c.send("MODE alice -B").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), "MODE alice :-B");
+}
+
+#[tokio::test]
+async fn help_command_answers_with_help_numerics() {
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    c.register("alice").await.unwrap();
+    c.send("HELP PRIVMSG").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    assert_any(&lines, "704 alice PRIVMSG :PRIVMSG <nick|channel> <text>");
+    assert_any(&lines, "706 alice PRIVMSG :End of /HELP");
+    // Root's subjects are reachable too, and unknown ones are an error.
+    c.send("HELP account add").await.unwrap();
+    assert_any(
+        &c.sync().await.unwrap(),
+        "Syntax: account add <protocol> <handle> [<password>]",
+    );
+    c.send("HELPOP nosuchthing").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), "524 alice nosuchthing");
+}

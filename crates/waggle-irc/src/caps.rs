@@ -3,9 +3,11 @@
 /// Capabilities Waggle offers, with their `CAP LS 302` values.
 pub const SUPPORTED: &[(&str, &str)] = &[
     ("away-notify", ""),
+    ("batch", ""),
     ("cap-notify", ""),
     ("echo-message", ""),
     ("extended-join", ""),
+    ("labeled-response", ""),
     ("message-tags", ""),
     ("multi-prefix", ""),
     ("sasl", "PLAIN"),
@@ -19,12 +21,16 @@ pub const SUPPORTED: &[(&str, &str)] = &[
 pub enum Cap {
     /// `away-notify`
     AwayNotify,
+    /// `batch`
+    Batch,
     /// `cap-notify`
     CapNotify,
     /// `echo-message`
     EchoMessage,
     /// `extended-join`
     ExtendedJoin,
+    /// `labeled-response`
+    LabeledResponse,
     /// `message-tags`
     MessageTags,
     /// `multi-prefix`
@@ -44,9 +50,11 @@ impl Cap {
     pub fn from_name(name: &str) -> Option<Cap> {
         Some(match name {
             "away-notify" => Cap::AwayNotify,
+            "batch" => Cap::Batch,
             "cap-notify" => Cap::CapNotify,
             "echo-message" => Cap::EchoMessage,
             "extended-join" => Cap::ExtendedJoin,
+            "labeled-response" => Cap::LabeledResponse,
             "message-tags" => Cap::MessageTags,
             "multi-prefix" => Cap::MultiPrefix,
             "sasl" => Cap::Sasl,

@@ -241,7 +241,7 @@ async fn serve_registered(
                     // PING goes through the session like every other line, so its
                     // PONG comes after the replies to everything sent before it.
                     Incoming::Message(msg) => match &msg.command {
-                        IrcCmd::PONG(..) => {}
+                                                IrcCmd::PONG(..) if msg.tags.is_none() => {}
                                                 IrcCmd::QUIT(reason) => {
                             // Lines still throttled are handled first: nothing the client sent is lost.
                             for m in pending.drain(..) {

@@ -85,6 +85,7 @@ impl Session {
             }
             "MOTD" => self.motd(),
             "HELP" | "HELPOP" => self.irc_help(&input.params),
+            "MONITOR" => self.monitor(&input),
             "VERSION" => {
                 self.send(
                     self.numeric("351")
@@ -272,6 +273,16 @@ impl Session {
             } else if !notice {
                 self.root_command_line(&body).await;
             }
+            return;
+        }
+        if irc_lower(&target) == irc_lower(&self.nick) {
+            // To oneself: delivered like any message (and echoed above when asked).
+            self.send_unlabeled(
+                Line::new(&input.verb)
+                    .prefix(self.my_mask())
+                    .param(&target)
+                    .param(&text),
+            );
             return;
         }
         if target.starts_with('#') || target.starts_with('&') {

@@ -7,6 +7,7 @@ mod channels;
 mod chats;
 mod events;
 mod irc;
+mod monitor;
 mod paste;
 mod persist;
 pub(crate) mod state;
@@ -66,6 +67,10 @@ pub(crate) struct Session {
     pub prompt: Option<Prompt>,
     pub last_target: Option<String>,
     pub paste: Option<paste::Paste>,
+    pub monitored: monitor::MonitorList,
+    /// While a labeled command is handled: its label and the reply lines so far.
+    pub label: std::sync::Mutex<Option<(String, Vec<Line>)>>,
+    pub next_batch: u64,
     pub events_tx: mpsc::Sender<(AccountId, Event)>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
@@ -104,6 +109,9 @@ pub(crate) fn spawn(
         prompt: None,
         last_target: None,
         paste: None,
+        monitored: Default::default(),
+        label: std::sync::Mutex::new(None),
+        next_batch: 0,
         events_tx,
         cancel: shutdown,
         tracker: tracker.clone(),
@@ -128,7 +136,10 @@ impl Session {
         loop {
             tokio::select! {
                 input = rx.recv() => match input {
-                                        Some(SessionInput::Irc(msg)) => self.handle_irc(*msg).await,
+                                        Some(SessionInput::Irc(msg)) => {
+                        self.handle_labeled(*msg).await;
+                        self.monitor_refresh();
+                    }
                     Some(SessionInput::Quit(reason)) => {
                         self.flush_paste();
                         self.client.send(format!(
@@ -140,7 +151,10 @@ impl Session {
                     }
                     None => return,
                 },
-                                Some((account, event)) = events.recv() => self.handle_event(account, event).await,
+                                Some((account, event)) = events.recv() => {
+                    self.handle_event(account, event).await;
+                    self.monitor_refresh();
+                }
                 _ = tokio::time::sleep_until(self.paste.as_ref().map(|p| p.deadline).unwrap_or_else(tokio::time::Instant::now)), if self.paste.is_some() => self.flush_paste(),
                 _ = self.cancel.cancelled() => return,
             }
@@ -216,6 +230,7 @@ impl Session {
             "AWAYLEN=200".into(),
             "TOPICLEN=390".into(),
             "BOT=B".into(),
+            format!("MONITOR={}", monitor::MONITOR_LIMIT),
         ];
         // At most 12 tokens a line keeps every 005 within IRC's 15 parameters.
         for chunk in tokens.chunks(12) {
@@ -241,8 +256,88 @@ impl Session {
         self.send(self.numeric("376").param("End of /MOTD command."));
     }
 
+    /// Handle a client line; with labeled-response, collect its replies and send
+    /// them labeled: one line tagged, several in a batch, none as an ACK.
+    async fn handle_labeled(&mut self, msg: Message) {
+        let label = msg
+            .tags
+            .iter()
+            .flatten()
+            .rev()
+            .find(|t| t.0 == "label")
+            .and_then(|t| t.1.clone())
+            .filter(|l| !l.is_empty() && l.len() <= 64 && self.caps.has(Cap::LabeledResponse));
+        let Some(label) = label else {
+            self.handle_irc(msg).await;
+            return;
+        };
+        self.set_label(Some((label, Vec::new())));
+        self.handle_irc(msg).await;
+        let Some((label, lines)) = self.set_label(None) else {
+            return;
+        };
+        let name = self.shared.config.name.clone();
+        match lines.len() {
+            0 => {
+                self.client
+                    .line(Line::new("ACK").prefix(name).tag("label", label));
+            }
+            1 => {
+                for l in lines {
+                    self.send(l.tag("label", label.clone()));
+                }
+            }
+            _ if self.caps.has(Cap::Batch) => {
+                let reference = format!("l{}", self.next_batch);
+                self.next_batch += 1;
+                self.client.line(
+                    Line::new("BATCH")
+                        .prefix(&name)
+                        .tag("label", label)
+                        .param(format!("+{reference}"))
+                        .param("labeled-response"),
+                );
+                for l in lines {
+                    self.send(l.tag("batch", reference.clone()));
+                }
+                self.client.line(
+                    Line::new("BATCH")
+                        .prefix(&name)
+                        .param(format!("-{reference}")),
+                );
+            }
+            _ => {
+                for l in lines {
+                    self.send(l);
+                }
+            }
+        }
+    }
+
+    /// Queue a line for the client outside any labeled reply (deliveries).
+    pub(crate) fn send_unlabeled(&self, line: Line) {
+        self.emit(line);
+    }
+
     /// Queue a line for the client, dropping tags it did not ask for.
     pub(crate) fn send(&self, line: Line) {
+        if let Ok(mut guard) = self.label.lock() {
+            if let Some((_, lines)) = guard.as_mut() {
+                lines.push(line);
+                return;
+            }
+        }
+        self.emit(line);
+    }
+
+    fn set_label(&self, value: Option<(String, Vec<Line>)>) -> Option<(String, Vec<Line>)> {
+        match self.label.lock() {
+            Ok(mut guard) => std::mem::replace(&mut *guard, value),
+            Err(_) => None,
+        }
+    }
+
+    fn emit(&self, line: Line) {
         let line = if line.has_tag("time")
             && !self.caps.has(Cap::ServerTime)
             && !self.caps.has(Cap::MessageTags)

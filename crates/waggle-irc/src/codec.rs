@@ -24,6 +24,7 @@
 //! `\n` and NUL in it (nothing can inject a second line), cuts it to the limits at
 //! a UTF-8 boundary and appends `\r\n`.
 
+use crate::sanitize::floor_boundary;
 use std::str::FromStr;
 
 use bytes::{Buf, BufMut, BytesMut};
@@ -240,18 +241,6 @@ impl Decoder for IrcCodec {
         let rest = src.split();
         Ok(line_item(&rest))
     }
-}
-
-/// Largest index `<= max` that is a char boundary of `s`.
-fn floor_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// Cut the `@tags ` part (including `@` and its trailing space) to at most

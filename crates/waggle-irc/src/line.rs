@@ -102,6 +102,18 @@ impl Line {
     }
 }
 
+/// The reply to a client's `PING`: `PONG` with the token, or 461 without one.
+pub fn ping_reply(server: &str, nick: &str, token: Option<&String>) -> Line {
+    match token {
+        Some(token) => Line::new("PONG").prefix(server).param(server).param(token),
+        None => Line::new("461")
+            .prefix(server)
+            .param(nick)
+            .param("PING")
+            .param("Not enough parameters"),
+    }
+}
+
 /// Escape a message-tag value (IRCv3 message-tags).
 pub fn escape_tag_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());

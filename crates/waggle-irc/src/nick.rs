@@ -155,14 +155,7 @@ pub fn clean_nick(raw: &str, style: NickStyle) -> String {
 }
 
 fn truncate_chars(s: &str, max_bytes: usize) -> String {
-    if s.len() <= max_bytes {
-        return s.to_string();
-    }
-    let mut end = max_bytes;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    s[..crate::sanitize::floor_boundary(s, max_bytes)].to_string()
 }
 
 /// Make `nick` unique given `taken` (which compares RFC 1459 lower-case nicks):

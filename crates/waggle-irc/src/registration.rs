@@ -130,19 +130,11 @@ impl Registration {
             }
             "CAP" => self.cap(&input),
             "AUTHENTICATE" => self.authenticate(&input).await,
-            "PING" => match input.params.first() {
-                Some(token) => self.send(
-                    Line::new("PONG")
-                        .prefix(&self.shared.config.name)
-                        .param(&self.shared.config.name)
-                        .param(token),
-                ),
-                None => self.send(
-                    self.numeric("461")
-                        .param("PING")
-                        .param("Not enough parameters"),
-                ),
-            },
+            "PING" => self.send(crate::line::ping_reply(
+                &self.shared.config.name,
+                &self.target(),
+                input.params.first(),
+            )),
             "PONG" => {}
             "QUIT" => {
                 self.client.send(format!(

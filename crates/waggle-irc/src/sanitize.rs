@@ -71,7 +71,7 @@ pub fn one_line(text: &str) -> String {
 }
 
 /// Largest index `<= max` that is a char boundary of `s`.
-fn floor_boundary(s: &str, max: usize) -> usize {
+pub(crate) fn floor_boundary(s: &str, max: usize) -> usize {
     if max >= s.len() {
         return s.len();
     }

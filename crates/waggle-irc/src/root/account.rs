@@ -1,7 +1,6 @@
 //! `account`: add, list, del, on, off and set.
 
 use waggle_core::registry::KNOWN_PROTOCOLS;
-use waggle_core::settings::parse_bool;
 use waggle_core::{AccountId, AccountRecord, Secret};
 
 use super::set::{self, Target};
@@ -42,22 +41,7 @@ pub(super) async fn account(s: &mut Session, args: &[String]) {
             return;
         }
         s.root_say("Trying to get all accounts connected...");
-        let ids: Vec<AccountId> = s
-            .accounts
-            .iter()
-            .filter(|a| !a.is_active())
-            .filter(|a| {
-                a.rec
-                    .settings
-                    .get("auto_connect")
-                    .and_then(|v| parse_bool(v))
-                    .unwrap_or(true)
-            })
-            .map(|a| a.id)
-            .collect();
-        for id in ids {
-            s.start_account(id);
-        }
+        s.start_auto_accounts();
         return;
     }
     if args.len() == 1 && is("off", 2) {

@@ -1,7 +1,6 @@
 //! `register`, `identify`, `drop` and `save`.
 
 use waggle_core::StoreError;
-use waggle_core::settings::parse_bool;
 
 use crate::caps::Cap;
 use crate::config::AuthMode;
@@ -114,21 +113,7 @@ pub(super) async fn identify(s: &mut Session, args: &[String]) {
             });
             logged_in_numeric(s);
             if load && s.flag("auto_connect") {
-                let ids: Vec<_> = s
-                    .accounts
-                    .iter()
-                    .filter(|a| {
-                        a.rec
-                            .settings
-                            .get("auto_connect")
-                            .and_then(|v| parse_bool(v))
-                            .unwrap_or(true)
-                    })
-                    .map(|a| a.id)
-                    .collect();
-                for id in ids {
-                    s.start_account(id);
-                }
+                s.start_auto_accounts();
             }
         }
         Ok(None) => match s.shared.store.user_exists(&name).await {

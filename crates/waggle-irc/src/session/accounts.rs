@@ -127,6 +127,26 @@ impl Session {
         self.leave_account_rooms(id);
     }
 
+    /// Start every account that is off and has `auto_connect` (the default).
+    pub(crate) fn start_auto_accounts(&mut self) {
+        let ids: Vec<AccountId> = self
+            .accounts
+            .iter()
+            .filter(|a| !a.is_active())
+            .filter(|a| {
+                a.rec
+                    .settings
+                    .get("auto_connect")
+                    .and_then(|v| parse_bool(v))
+                    .unwrap_or(true)
+            })
+            .map(|a| a.id)
+            .collect();
+        for id in ids {
+            self.start_account(id);
+        }
+    }
+
     pub(crate) fn stop_all_accounts(&mut self) {
         let ids: Vec<AccountId> = self.accounts.iter().map(|a| a.id).collect();
         for id in ids {

@@ -127,19 +127,11 @@ impl Session {
                 ),
             },
             "USER" | "PASS" => self.send(self.numeric("462").param("You may not reregister")),
-            "PING" => match input.params.first() {
-                Some(token) => self.send(
-                    Line::new("PONG")
-                        .prefix(&self.shared.config.name)
-                        .param(&self.shared.config.name)
-                        .param(token),
-                ),
-                None => self.send(
-                    self.numeric("461")
-                        .param("PING")
-                        .param("Not enough parameters"),
-                ),
-            },
+            "PING" => self.send(crate::line::ping_reply(
+                &self.shared.config.name,
+                &self.nick,
+                input.params.first(),
+            )),
             "PONG" | "QUIT" | "AUTHENTICATE" => {}
             "WALLOPS" => self.send(
                 self.numeric("481")

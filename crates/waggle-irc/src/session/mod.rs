@@ -321,11 +321,11 @@ impl Session {
 
     /// Queue a line for the client, dropping tags it did not ask for.
     pub(crate) fn send(&self, line: Line) {
-        if let Ok(mut guard) = self.label.lock() {
-            if let Some((_, lines)) = guard.as_mut() {
-                lines.push(line);
-                return;
-            }
+        if let Ok(mut guard) = self.label.lock()
+            && let Some((_, lines)) = guard.as_mut()
+        {
+            lines.push(line);
+            return;
         }
         self.emit(line);
     }

@@ -9,36 +9,73 @@ use waggle_tests::{Msg, TestGateway, assert_any};
 async fn labeled_responses_single_batch_and_ack() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.connect().await.unwrap();
-    c.register_with_caps("alice", &["batch", "labeled-response", "echo-message"]).await.unwrap();
+    c.register_with_caps("alice", &["batch", "labeled-response", "echo-message"])
+        .await
+        .unwrap();
 
     // One reply: tagged directly.
     c.send("@label=one PING :token").await.unwrap();
     let lines = c.sync().await.unwrap();
-    let pong = lines.iter().map(|l| Msg::parse(l)).find(|m| m.is("PONG")).expect("PONG");
+    let pong = lines
+        .iter()
+        .map(|l| Msg::parse(l))
+        .find(|m| m.is("PONG"))
+        .expect("PONG");
     assert_eq!(pong.tag("label"), Some("one"));
 
     // No reply: an ACK.
     c.send("@label=two PONG :whatever").await.unwrap();
     let lines = c.sync().await.unwrap();
-    assert!(lines.iter().map(|l| Msg::parse(l)).any(|m| m.is("ACK") && m.tag("label") == Some("two")), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .map(|l| Msg::parse(l))
+            .any(|m| m.is("ACK") && m.tag("label") == Some("two")),
+        "{lines:#?}"
+    );
 
     // Several replies: a labeled-response batch around them.
-    c.send("@label=three PRIVMSG root :help commands").await.unwrap();
+    c.send("@label=three PRIVMSG root :help commands")
+        .await
+        .unwrap();
     let lines = c.sync().await.unwrap();
     let parsed: Vec<Msg> = lines.iter().map(|l| Msg::parse(l)).collect();
-    let start = parsed.iter().position(|m| m.is("BATCH") && m.tag("label") == Some("three")).expect("BATCH +");
+    let start = parsed
+        .iter()
+        .position(|m| m.is("BATCH") && m.tag("label") == Some("three"))
+        .expect("BATCH +");
     let reference = parsed[start].param(0).trim_start_matches('+').to_string();
     assert_eq!(parsed[start].param(1), "labeled-response");
-    let inside = parsed.iter().filter(|m| m.tag("batch") == Some(reference.as_str())).count();
-    assert!(inside > 5, "root's reply lines are in the batch: {lines:#?}");
-    assert!(parsed.iter().any(|m| m.is("BATCH") && m.param(0) == format!("-{reference}")));
+    let inside = parsed
+        .iter()
+        .filter(|m| m.tag("batch") == Some(reference.as_str()))
+        .count();
+    assert!(
+        inside > 5,
+        "root's reply lines are in the batch: {lines:#?}"
+    );
+    assert!(
+        parsed
+            .iter()
+            .any(|m| m.is("BATCH") && m.param(0) == format!("-{reference}"))
+    );
 
     // To oneself: the delivery is not part of the labeled reply; the echo is.
     c.send("@label=four PRIVMSG alice :hi me").await.unwrap();
     let lines = c.sync().await.unwrap();
-    let privmsgs: Vec<Msg> = lines.iter().map(|l| Msg::parse(l)).filter(|m| m.is("PRIVMSG")).collect();
+    let privmsgs: Vec<Msg> = lines
+        .iter()
+        .map(|l| Msg::parse(l))
+        .filter(|m| m.is("PRIVMSG"))
+        .collect();
     assert_eq!(privmsgs.len(), 2, "{lines:#?}");
-    assert_eq!(privmsgs.iter().filter(|m| m.tag("label") == Some("four")).count(), 1);
+    assert_eq!(
+        privmsgs
+            .iter()
+            .filter(|m| m.tag("label") == Some("four"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -48,7 +85,10 @@ async fn monitor_follows_contacts() {
     c.register("alice").await.unwrap();
     let burst = c.sync().await.unwrap();
     let _ = burst;
-    let acc = gw.online_account(&mut c, "alice@test.example").await.unwrap();
+    let acc = gw
+        .online_account(&mut c, "alice@test.example")
+        .await
+        .unwrap();
     c.send("MONITOR + bob,root").await.unwrap();
     let lines = c.sync().await.unwrap();
     assert_any(&lines, " 731 alice :bob");

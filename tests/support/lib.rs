@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod client;
 pub mod gateway;
+pub mod prosody;
 
 use std::time::Duration;
 

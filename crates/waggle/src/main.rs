@@ -105,7 +105,9 @@ fn main() -> anyhow::Result<()> {
 
 /// The protocols built into this binary.
 fn protocols() -> ProtocolRegistry {
-    ProtocolRegistry::new()
+    let mut registry = ProtocolRegistry::new();
+    registry.register(Arc::new(waggle_xmpp::XmppBackend::new()));
+    registry
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

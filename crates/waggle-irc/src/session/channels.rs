@@ -69,6 +69,7 @@ impl Session {
                 String::new()
             },
             realname: "Waggle control bot".into(),
+            room_nick: None,
         });
         for c in self.contacts.values() {
             if let Some(modes) = self.contact_modes_in(ch, c) {
@@ -77,6 +78,7 @@ impl Session {
                     mask: c.mask(),
                     modes,
                     realname: c.display_name.clone().unwrap_or_else(|| c.handle.clone()),
+                    room_nick: None,
                 });
             }
         }

@@ -514,6 +514,7 @@ impl Session {
             m.mask.split_once('!').map(|x| x.1).unwrap_or("")
         );
         m.nick = new_nick.clone();
+        m.room_nick = Some(new.to_string());
         if let Some(ch) = self.channel_mut(&name) {
             ch.members.insert(irc_lower(&new_nick), m);
         }
@@ -536,6 +537,7 @@ impl Session {
                 mask: c.mask(),
                 modes: role_modes(o.role),
                 realname: c.display_name.clone().unwrap_or_else(|| c.handle.clone()),
+                room_nick: Some(o.nick.clone()),
             },
             None => {
                 let nick = occupant_nick(&o.nick);
@@ -544,6 +546,7 @@ impl Session {
                     nick,
                     modes: role_modes(o.role),
                     realname: o.nick.clone(),
+                    room_nick: Some(o.nick.clone()),
                 }
             }
         }

@@ -959,7 +959,10 @@ impl Session {
         };
         match ch.room {
             Some((account, room)) => {
-                let room_nick = member.realname.clone();
+                let room_nick = member
+                    .room_nick
+                    .clone()
+                    .unwrap_or_else(|| member.nick.clone());
                 let cmd = Command::KickFromRoom {
                     room,
                     nick: room_nick,

@@ -66,6 +66,8 @@ pub(crate) struct Member {
     /// Channel modes held, a subset of `@%+`, strongest first.
     pub modes: String,
     pub realname: String,
+    /// In a chat: the occupant's nick in the room (what kicks name).
+    pub room_nick: Option<String>,
 }
 
 /// A channel of the session.

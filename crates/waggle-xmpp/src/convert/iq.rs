@@ -1,0 +1,293 @@
+//! IQ payloads: the roster (RFC 6121), vCards (XEP-0054), service discovery
+//! (XEP-0030), blocking (XEP-0191), and the queries we answer (ping, version,
+//! disco#info).
+
+use std::collections::BTreeSet;
+
+use waggle_core::{Contact, Presence as CorePresence};
+use xmpp_parsers::blocking::{Block, Unblock};
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::roster::{Group, Item, Roster, Subscription};
+use xmpp_parsers::vcard::VCard;
+use xmpp_parsers::version::VersionResult;
+
+/// A roster item as a contact (presence filled in by the caller).
+pub fn contact(item: &Item, presence: CorePresence) -> Contact {
+    Contact {
+        handle: item.jid.to_string(),
+        display_name: item
+            .name
+            .as_ref()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
+        group: item.groups.first().map(|g| g.0.clone()),
+        presence,
+    }
+}
+
+/// A roster set adding or updating `jid` (in `group`, if any).
+pub fn roster_set(id: String, jid: BareJid, group: Option<String>) -> Iq {
+    let item = Item {
+        jid,
+        name: None,
+        subscription: Subscription::None,
+        ask: Default::default(),
+        groups: group.into_iter().map(Group).collect(),
+        approved: None,
+    };
+    Iq::from_set(
+        id,
+        Roster {
+            ver: None,
+            items: vec![item],
+        },
+    )
+}
+
+/// A roster set removing `jid` (which also cancels both subscriptions).
+pub fn roster_remove(id: String, jid: BareJid) -> Iq {
+    let item = Item {
+        jid,
+        name: None,
+        subscription: Subscription::Remove,
+        ask: Default::default(),
+        groups: vec![],
+        approved: None,
+    };
+    Iq::from_set(
+        id,
+        Roster {
+            ver: None,
+            items: vec![item],
+        },
+    )
+}
+
+/// A block (`true`) or unblock request for `jid`.
+pub fn block(id: String, jid: Jid, block: bool) -> Iq {
+    if block {
+        Iq::from_set(id, Block { items: vec![jid] })
+    } else {
+        Iq::from_set(id, Unblock { items: vec![jid] })
+    }
+}
+
+fn child_text(el: &Element, name: &str) -> Option<String> {
+    el.get_child(name, ns::VCARD)
+        .map(|c| c.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn flatten(el: &Element) -> String {
+    el.children()
+        .map(|c| c.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The profile lines of a vCard, in BitlBee's order and words.
+pub fn vcard_lines(vcard: &VCard) -> Vec<String> {
+    let mut lines = Vec::new();
+    let find = |name: &str| vcard.payloads.iter().find(|e| e.name() == name);
+    let all = |name: &'static str| vcard.payloads.iter().filter(move |e| e.name() == name);
+    let full_name = find("FN")
+        .map(|e| e.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| find("N").map(flatten).filter(|t| !t.is_empty()));
+    if let Some(n) = full_name {
+        lines.push(format!("Full name: {n}"));
+    }
+    if let Some(n) = find("NICKNAME")
+        .map(|e| e.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        lines.push(format!("Nickname: {n}"));
+    }
+    if let Some(b) = find("BDAY")
+        .map(|e| e.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        lines.push(format!("Birthday: {b}"));
+    }
+    for e in all("EMAIL") {
+        if let Some(a) = child_text(e, "USERID")
+            .or_else(|| Some(e.text().trim().to_string()).filter(|t| !t.is_empty()))
+        {
+            lines.push(format!("E-mail: {a}"));
+        }
+    }
+    for e in all("TEL") {
+        if let Some(n) = child_text(e, "NUMBER") {
+            lines.push(format!("Phone: {n}"));
+        }
+    }
+    for e in all("URL") {
+        let u = e.text().trim().to_string();
+        if !u.is_empty() {
+            lines.push(format!("Homepage: {u}"));
+        }
+    }
+    for e in all("ADR") {
+        let parts: Vec<String> = ["STREET", "LOCALITY", "REGION", "PCODE", "CTRY"]
+            .iter()
+            .filter_map(|n| child_text(e, n))
+            .collect();
+        if !parts.is_empty() {
+            lines.push(format!("Address: {}", parts.join(", ")));
+        }
+    }
+    if let Some(o) = find("ORG").map(flatten).filter(|t| !t.is_empty()) {
+        lines.push(format!("Organization: {o}"));
+    }
+    if let Some(t) = find("TITLE")
+        .map(|e| e.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        lines.push(format!("Title: {t}"));
+    }
+    if let Some(d) = find("DESC")
+        .map(|e| e.text().trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        lines.push("Description:".into());
+        lines.extend(d.lines().map(|l| format!("  {l}")));
+    }
+    lines
+}
+
+/// `chat list` lines for a disco#items answer.
+pub fn room_list_lines(service: &str, items: &DiscoItemsResult) -> Vec<String> {
+    if items.items.is_empty() {
+        return vec![format!("No chatrooms found on {service}")];
+    }
+    let mut lines = vec![format!(
+        "{} chatroom{} on {service}:",
+        items.items.len(),
+        if items.items.len() == 1 { "" } else { "s" }
+    )];
+    for item in &items.items {
+        match item
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            Some(name) => lines.push(format!("  {} ({name})", item.jid)),
+            None => lines.push(format!("  {}", item.jid)),
+        }
+    }
+    lines
+}
+
+/// Whether a disco#info answer describes a text group chat service.
+pub fn is_muc_service(info: &DiscoInfoResult) -> bool {
+    info.identities
+        .iter()
+        .any(|i| i.category == "conference" && i.type_ == "text")
+        || info.features.contains(ns::MUC)
+}
+
+/// Features we implement, announced in our disco#info answer.
+pub fn our_features() -> BTreeSet<String> {
+    [
+        ns::DISCO_INFO,
+        ns::CHATSTATES,
+        ns::RECEIPTS,
+        ns::PING,
+        ns::VERSION,
+        ns::MUC,
+        ns::CARBONS,
+        super::muc::CONFERENCE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Our answer to a disco#info query.
+pub fn disco_info(user_agent: &str) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity {
+            category: "client".into(),
+            type_: "pc".into(),
+            lang: None,
+            name: Some(user_agent.to_string()),
+        }],
+        features: our_features(),
+        extensions: vec![],
+    }
+}
+
+/// Our answer to a software version query.
+pub fn version(user_agent: &str) -> VersionResult {
+    VersionResult {
+        name: user_agent.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        os: None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vcard_rendering() {
+        let el: Element = "<vCard xmlns='vcard-temp'><FN>Bob Builder</FN><NICKNAME>bob</NICKNAME>\
+             <EMAIL><USERID>bob@example.org</USERID></EMAIL><URL>https://bob.example</URL>\
+             <ORG><ORGNAME>Builders</ORGNAME></ORG><DESC>line1\nline2</DESC></vCard>"
+            .parse()
+            .expect("xml");
+        let v = VCard::try_from(el).expect("vcard");
+        assert_eq!(
+            vcard_lines(&v),
+            vec![
+                "Full name: Bob Builder",
+                "Nickname: bob",
+                "E-mail: bob@example.org",
+                "Homepage: https://bob.example",
+                "Organization: Builders",
+                "Description:",
+                "  line1",
+                "  line2",
+            ]
+        );
+    }
+
+    #[test]
+    fn roster_items() {
+        let el: Element = "<query xmlns='jabber:iq:roster'><item jid='bob@example.org' name='Bob' \
+             subscription='both'><group>Friends</group></item></query>"
+            .parse()
+            .expect("xml");
+        let r = Roster::try_from(el).expect("roster");
+        let c = contact(&r.items[0], CorePresence::default());
+        assert_eq!(c.handle, "bob@example.org");
+        assert_eq!(c.display_name.as_deref(), Some("Bob"));
+        assert_eq!(c.group.as_deref(), Some("Friends"));
+    }
+
+    #[test]
+    fn room_lists() {
+        let el: Element = "<query xmlns='http://jabber.org/protocol/disco#items'>\
+             <item jid='a@conf.example' name='Room A'/><item jid='b@conf.example'/></query>"
+            .parse()
+            .expect("xml");
+        let items = DiscoItemsResult::try_from(el).expect("items");
+        assert_eq!(
+            room_list_lines("conf.example", &items),
+            vec![
+                "2 chatrooms on conf.example:",
+                "  a@conf.example (Room A)",
+                "  b@conf.example"
+            ]
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! Waggle's XMPP backend: client (c2s) accounts, protocol names `jabber` and `xmpp`.
+//!
+//! It owns the XMPP side of an account: connecting (STARTTLS or direct TLS on
+//! our own rustls configuration, with a CA file or a pinned certificate
+//! fingerprint), SASL through tokio-xmpp, and a session loop that turns stanzas
+//! into [`waggle_core::Event`]s and [`waggle_core::Command`]s into stanzas. It
+//! drives tokio-xmpp's lower level (XML stream, `client_login`) rather than its
+//! `Client`, so that a wrong password ends the attempt for good and a dropped
+//! connection is left to the core's reconnect supervisor.
+//!
+//! Layout: [`config`] (settings), [`tls`], [`connect`], [`login`], [`convert`]
+//! (pure stanza ⇄ event translation) and the session loop. It depends on
+//! `waggle-core` only; it knows nothing of IRC or the store.
+
+pub mod config;
+pub mod connect;
+pub mod convert;
+pub mod error;
+pub mod login;
+mod session;
+pub mod tls;
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_xmpp::xmlstream::Timeouts;
+use waggle_core::{AccountContext, Backend, BackendError, Capabilities, Event, SettingDef};
+
+pub use config::{AccountConfig, SETTINGS, Security};
+pub use connect::XmppConnector;
+pub use error::XmppError;
+
+/// The XMPP client backend.
+#[derive(Debug)]
+pub struct XmppBackend {
+    timeouts: Timeouts,
+    question_ids: AtomicU64,
+}
+
+impl Default for XmppBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XmppBackend {
+    /// The backend with its default keepalive: a ping after 2 minutes of silence,
+    /// the connection given up 1 minute later.
+    pub fn new() -> XmppBackend {
+        Self::with_keepalive(Duration::from_secs(120), Duration::from_secs(60))
+    }
+
+    /// The backend with another keepalive: after `idle` without data it pings
+    /// the server (XEP-0199); after `timeout` more without an answer the
+    /// connection counts as dead and the account reconnects.
+    pub fn with_keepalive(idle: Duration, timeout: Duration) -> XmppBackend {
+        XmppBackend {
+            timeouts: Timeouts {
+                read_timeout: idle,
+                response_timeout: timeout,
+            },
+            question_ids: AtomicU64::new(1),
+        }
+    }
+
+    async fn run_once(&self, ctx: &mut AccountContext) -> Result<(), XmppError> {
+        let cfg = AccountConfig::from_spec(&ctx.spec)?;
+        let target = connect::Target::for_account(&cfg)?;
+        let password = ctx.spec.password.0.clone();
+        let online = {
+            let ctx_ref: &AccountContext = ctx;
+            login::login(&cfg, &password, &target, self.timeouts, |text| async move {
+                ctx_ref
+                    .emit(Event::LoginProgress {
+                        text: text.to_string(),
+                    })
+                    .await;
+            })
+            .await?
+        };
+        let seen = target.observation();
+        if seen.unverified
+            && cfg.fingerprint.is_none()
+            && let Some(fp) = seen.fingerprint
+        {
+            ctx.emit(Event::SettingChanged {
+                key: "fingerprint".into(),
+                value: fp,
+            })
+            .await;
+        }
+        session::run(ctx, &cfg, online, &self.question_ids).await
+    }
+}
+
+#[async_trait]
+impl Backend for XmppBackend {
+    fn protocol(&self) -> &'static str {
+        "jabber"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["xmpp"]
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rooms: true,
+            contact_list: true,
+            block: true,
+            typing: true,
+            room_list: true,
+            chat_with: true,
+            raw: false,
+        }
+    }
+
+    fn settings(&self) -> &'static [SettingDef] {
+        SETTINGS
+    }
+
+    async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError> {
+        let result = self.run_once(ctx).await;
+        if let Err(e) = &result {
+            tracing::info!(error = %e, "XMPP connection ended");
+        }
+        result.map_err(BackendError::from)
+    }
+}

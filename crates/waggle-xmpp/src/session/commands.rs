@@ -1,0 +1,246 @@
+//! The core's commands carried out as stanzas.
+
+use waggle_core::{Command, Event, MessageKind, RoomId};
+use xmpp_parsers::disco::DiscoItemsQuery;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::presence::Type as PresenceType;
+use xmpp_parsers::vcard::VCardQuery;
+
+use super::{Pending, Question, Session};
+use crate::convert::iq as iqc;
+use crate::convert::message as msg;
+use crate::convert::muc::AdminQuery;
+use crate::convert::presence as pres;
+use crate::error::XmppError;
+
+impl Session<'_> {
+    /// Carry out one command. Only a dead connection is an error; a command that
+    /// cannot be done is reported to the user as [`Event::Error`].
+    pub(super) async fn command(&mut self, cmd: Command) -> Result<(), XmppError> {
+        match cmd {
+            Command::SendMessage { to, body, kind } => {
+                let Some(to) = self.jid(&to).await else {
+                    return Ok(());
+                };
+                let kind = if kind == MessageKind::Notice {
+                    MessageKind::Normal
+                } else {
+                    kind
+                };
+                self.send(msg::chat(to, &body, kind)).await
+            }
+            Command::SendRoomMessage { room, body, kind } => {
+                let Some(jid) = self.joined_room(&room).await else {
+                    return Ok(());
+                };
+                self.send(msg::groupchat(jid, &body, kind)).await
+            }
+            Command::SendTyping { to, state } => match Jid::new(&to) {
+                Ok(to) => self.send(msg::typing(to, state)).await,
+                Err(_) => Ok(()),
+            },
+            Command::SetPresence { away, status } => {
+                self.away = away.filter(|a| !a.trim().is_empty());
+                self.status = status.filter(|s| !s.trim().is_empty());
+                let presence = self.own_presence();
+                for occupant in self.rooms.joined_occupant_jids() {
+                    self.send(presence.clone().with_to(occupant)).await?;
+                }
+                self.send(presence).await
+            }
+            Command::AddContact { handle, group } => {
+                let Some(jid) = self.bare_jid(&handle).await else {
+                    return Ok(());
+                };
+                let id = self.new_id();
+                let set = iqc::roster_set(id, jid.clone(), group);
+                self.iq(set, Pending::RosterSet(handle, true)).await?;
+                self.send(pres::subscription(jid, PresenceType::Subscribe))
+                    .await
+            }
+            Command::RemoveContact { handle } => {
+                let Some(jid) = self.bare_jid(&handle).await else {
+                    return Ok(());
+                };
+                let id = self.new_id();
+                let remove = iqc::roster_remove(id, jid);
+                self.iq(remove, Pending::RosterSet(handle, false)).await
+            }
+            Command::Block { handle } => self.block(handle, true).await,
+            Command::Allow { handle } => self.block(handle, false).await,
+            Command::GetInfo { handle } => {
+                let Some(to) = self.jid(&handle).await else {
+                    return Ok(());
+                };
+                self.iq_get(Some(to), VCardQuery, Pending::VCard(handle))
+                    .await
+            }
+            Command::AnswerQuestion { id, accept } => match self.questions.remove(&id) {
+                Some(q) => self.answer_question(q, accept).await,
+                None => {
+                    self.error("That request is no longer pending (the account reconnected)")
+                        .await;
+                    Ok(())
+                }
+            },
+            Command::JoinRoom {
+                room,
+                nick,
+                password,
+            } => {
+                let Some(jid) = self.bare_jid(&room.0).await else {
+                    return Ok(());
+                };
+                self.join_room(room, jid, nick, password, None).await
+            }
+            Command::LeaveRoom { room } => match BareJid::new(&room.0) {
+                Ok(jid) => self.leave_room(&jid).await,
+                Err(_) => Ok(()),
+            },
+            Command::SetTopic { room, topic } => {
+                let Some(jid) = self.joined_room(&room).await else {
+                    return Ok(());
+                };
+                self.send(msg::subject(jid, &topic)).await
+            }
+            Command::InviteToRoom { room, handle } => {
+                let Some(jid) = self.joined_room(&room).await else {
+                    return Ok(());
+                };
+                let Some(to) = self.jid(&handle).await else {
+                    return Ok(());
+                };
+                self.send(msg::invite(jid, to, None)).await
+            }
+            Command::KickFromRoom { room, nick, reason } => {
+                let Some(jid) = self.joined_room(&room).await else {
+                    return Ok(());
+                };
+                let Some(target) = self.occupant_nick(&jid, &nick) else {
+                    self.error(format!("{nick} is not in {room}")).await;
+                    return Ok(());
+                };
+                let query = AdminQuery::kick(&target, reason.as_deref());
+                let why = Pending::Kick(room.0.clone(), target);
+                self.iq_set(Some(Jid::from(jid)), query, why).await
+            }
+            Command::ChatWith { handle } => self.chat_with(handle).await,
+            Command::ListRooms { server } => {
+                let service = server
+                    .filter(|s| !s.trim().is_empty())
+                    .or_else(|| self.muc_service.as_ref().map(|s| s.to_string()));
+                let Some(service) = service else {
+                    self.error("No chatroom service known for this server; name one: chat list <account> <server>")
+                        .await;
+                    return Ok(());
+                };
+                let Some(to) = self.jid(&service).await else {
+                    return Ok(());
+                };
+                let query = DiscoItemsQuery {
+                    node: None,
+                    rsm: None,
+                };
+                self.iq_get(Some(to), query, Pending::RoomList(service))
+                    .await
+            }
+            Command::Raw { .. } => {
+                self.error("Raw XML is not supported").await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Parse a handle as a JID, saying so when it isn't one.
+    async fn jid(&self, handle: &str) -> Option<Jid> {
+        match Jid::new(handle.trim()) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                self.error(format!("Invalid handle {handle:?}: {e}")).await;
+                None
+            }
+        }
+    }
+
+    async fn bare_jid(&self, handle: &str) -> Option<BareJid> {
+        self.jid(handle).await.map(|j| j.to_bare())
+    }
+
+    /// The JID of a room we are in, saying so when we are not.
+    async fn joined_room(&self, room: &RoomId) -> Option<BareJid> {
+        let jid = BareJid::new(&room.0).ok();
+        match jid.filter(|j| self.rooms.get(j).is_some()) {
+            Some(j) => Some(j),
+            None => {
+                self.error(format!("You are not in {room}")).await;
+                None
+            }
+        }
+    }
+
+    async fn block(&mut self, handle: String, block: bool) -> Result<(), XmppError> {
+        let Some(jid) = self.jid(&handle).await else {
+            return Ok(());
+        };
+        let id = self.new_id();
+        let iq = iqc::block(id, jid, block);
+        self.iq(iq, Pending::Block(handle, block)).await
+    }
+
+    async fn answer_question(&mut self, q: Question, accept: bool) -> Result<(), XmppError> {
+        match (q, accept) {
+            (Question::Subscribe(jid), true) => {
+                self.send(pres::subscription(jid.clone(), PresenceType::Subscribed))
+                    .await?;
+                if !self.roster.sees(&jid) {
+                    let id = self.question_id();
+                    let text = format!(
+                        "The user {jid} is not in your buddy list yet. Do you want to add him/her now?"
+                    );
+                    self.questions.insert(id, Question::AddBack(jid));
+                    self.emit(Event::QuestionAsked { id, text }).await;
+                }
+                Ok(())
+            }
+            (Question::Subscribe(jid), false) => {
+                self.send(pres::subscription(jid, PresenceType::Unsubscribed))
+                    .await
+            }
+            (Question::AddBack(jid), true) => {
+                let id = self.new_id();
+                let set = iqc::roster_set(id, jid.clone(), None);
+                self.iq(set, Pending::RosterSet(jid.to_string(), true))
+                    .await?;
+                self.send(pres::subscription(jid, PresenceType::Subscribe))
+                    .await
+            }
+            (Question::AddBack(_), false) => Ok(()),
+        }
+    }
+
+    /// `chat with`: a new room on our group chat service, the contact invited.
+    async fn chat_with(&mut self, handle: String) -> Result<(), XmppError> {
+        let Some(service) = self.muc_service.clone() else {
+            self.error("This server has no group chat service").await;
+            return Ok(());
+        };
+        let Some(contact) = self.jid(&handle).await else {
+            return Ok(());
+        };
+        let mut bytes = [0u8; 6];
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = self.next_id.to_le_bytes()[..6].try_into().unwrap_or([0; 6]);
+        }
+        let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let me = self.me.node().map(|n| n.to_string()).unwrap_or_default();
+        let local = format!("chat-{me}-{name}");
+        let room = match BareJid::new(&format!("{local}@{}", service.domain())) {
+            Ok(r) => r,
+            Err(_) => BareJid::new(&format!("chat-{name}@{}", service.domain()))
+                .map_err(|e| XmppError::Protocol(format!("room name: {e}")))?,
+        };
+        let nick = if me.is_empty() { "waggle".into() } else { me };
+        let id = RoomId(room.to_string());
+        self.join_room(id, room, nick, None, Some(contact)).await
+    }
+}

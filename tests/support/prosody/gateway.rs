@@ -1,0 +1,148 @@
+//! A real gateway whose only protocol is the XMPP backend, for end-to-end tests
+//! against the test Prosody.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use waggle_core::{ProtocolRegistry, Store};
+use waggle_irc::{Gateway, ServerConfig};
+use waggle_store::SqliteStore;
+use waggle_xmpp::XmppBackend;
+
+use super::{DOMAIN, Prosody};
+use crate::client::IrcClient;
+
+/// How long an account may take to log in.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A gateway with the `jabber` protocol, on 127.0.0.1 port 0.
+pub struct XmppGateway {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+impl XmppGateway {
+    /// Start a gateway with the default XMPP backend.
+    pub async fn start() -> Result<XmppGateway> {
+        Self::with_backend(XmppBackend::new()).await
+    }
+
+    /// Start a gateway with this XMPP backend (e.g. a short keepalive).
+    pub async fn with_backend(backend: XmppBackend) -> Result<XmppGateway> {
+        let dir = tempfile::tempdir().context("temporary directory")?;
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("waggle.db"))
+                .await
+                .context("open the store")?,
+        );
+        let mut registry = ProtocolRegistry::new();
+        registry.register(Arc::new(backend));
+        let config = ServerConfig {
+            flood_burst: 10_000,
+            flood_rate: 10_000,
+            flood_max_queue: 10_000,
+            ..ServerConfig::default()
+        };
+        let gateway =
+            Gateway::new(config, store.clone() as Arc<dyn Store>, registry).context("gateway")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
+        Ok(XmppGateway {
+            addr,
+            shutdown,
+            task: Some(task),
+            store,
+            _dir: dir,
+        })
+    }
+
+    /// Connect a client and register it as `nick`.
+    pub async fn client(&self, nick: &str) -> Result<IrcClient> {
+        let mut c = IrcClient::connect(self.addr).await?;
+        c.register(nick).await?;
+        Ok(c)
+    }
+
+    /// `account add jabber user@localhost password`, pointed at `prosody`
+    /// (STARTTLS with the test CA) plus `extra` settings; returns the tag. The
+    /// account is not switched on.
+    pub async fn add_account(
+        &self,
+        c: &mut IrcClient,
+        prosody: &Prosody,
+        user: &str,
+        password: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<String> {
+        let texts = c
+            .root(&format!("account add jabber {user}@{DOMAIN} {password}"))
+            .await?;
+        let tag = texts
+            .iter()
+            .find_map(|t| t.strip_prefix("Account successfully added with tag "))
+            .map(str::to_string)
+            .with_context(|| format!("account add failed: {texts:?}"))?;
+        let mut settings = prosody.account_settings();
+        for (k, v) in extra {
+            settings.retain(|(key, _)| key != k);
+            settings.push((k.to_string(), v.to_string()));
+        }
+        for (k, v) in settings {
+            let reply = c.root(&format!("account {tag} set {k} {v}")).await?;
+            if reply
+                .iter()
+                .any(|r| r.contains("Invalid") || r.contains("not exist"))
+            {
+                bail!("account {tag} set {k} {v}: {reply:?}");
+            }
+        }
+        Ok(tag)
+    }
+
+    /// [`XmppGateway::add_account`], then switch it on and wait for `Logged in`.
+    pub async fn online_account(
+        &self,
+        c: &mut IrcClient,
+        prosody: &Prosody,
+        user: &str,
+        password: &str,
+    ) -> Result<String> {
+        let tag = self.add_account(c, prosody, user, password, &[]).await?;
+        c.set_timeout(LOGIN_TIMEOUT);
+        c.root_wait(
+            &format!("account {tag} on"),
+            &format!("{tag} - Logging in: Logged in"),
+        )
+        .await?;
+        c.set_timeout(crate::DEFAULT_TIMEOUT);
+        Ok(tag)
+    }
+
+    /// Shut down and wait until every connection is closed.
+    pub async fn stop(mut self) -> Result<()> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .context("gateway did not stop")??;
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+impl Drop for XmppGateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,230 @@
+//! XMPP accounts logging in against a real Prosody: TLS modes, certificate
+//! checks, wrong passwords, reconnects and dead links.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use waggle_core::{BackendError, Event};
+use waggle_tests::prosody::{BackendAccount, Prosody, spec};
+use waggle_xmpp::XmppBackend;
+
+fn backend() -> Arc<XmppBackend> {
+    Arc::new(XmppBackend::new())
+}
+
+fn progress(a: &BackendAccount) -> Vec<String> {
+    a.seen()
+        .iter()
+        .filter_map(|e| match e {
+            Event::LoginProgress { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn starttls_with_the_test_ca_logs_in() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let mut a = BackendAccount::run(backend(), spec(&p, "alice", "secret", &[]));
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    assert_eq!(
+        progress(&a),
+        [
+            "Connecting",
+            "Connected to server, logging in",
+            "Converting stream to TLS",
+            "Authentication finished",
+            "Authenticated, requesting buddy list"
+        ]
+    );
+    a.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_password_is_an_auth_error() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let mut a = BackendAccount::run(backend(), spec(&p, "alice", "wrong", &[]));
+    match a.result().await.unwrap() {
+        Err(BackendError::Auth(text)) => assert!(text.contains("Authentication failure"), "{text}"),
+        other => panic!("expected an auth error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_is_not_retried_by_the_supervisor() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let mut a = BackendAccount::supervised(backend(), spec(&p, "alice", "wrong", &[]), 1);
+    a.expect("Disconnected", |e| matches!(e, Event::Disconnected { .. }))
+        .await
+        .unwrap();
+    assert!(
+        a.seen()
+            .contains(&Event::Disconnected { reconnect_in: None }),
+        "{:?}",
+        a.seen()
+    );
+    assert_eq!(
+        progress(&a).iter().filter(|t| *t == "Connecting").count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn direct_tls_logs_in() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let port = p.tls_port().to_string();
+    let s = spec(&p, "alice", "secret", &[("ssl", "true"), ("port", &port)]);
+    let mut a = BackendAccount::run(backend(), s);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    assert!(!progress(&a).iter().any(|t| t.contains("Converting")));
+}
+
+#[tokio::test]
+async fn pinned_fingerprint_is_accepted_without_a_ca() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let fp = p.fingerprint().to_lowercase().replace(':', "");
+    let s = spec(
+        &p,
+        "alice",
+        "secret",
+        &[("cafile", ""), ("fingerprint", &fp)],
+    );
+    let mut a = BackendAccount::run(backend(), s);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn wrong_fingerprint_is_refused_for_good() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let wrong = "00".repeat(32);
+    let s = spec(&p, "alice", "secret", &[("fingerprint", &wrong)]);
+    let mut a = BackendAccount::run(backend(), s);
+    match a.result().await.unwrap() {
+        Err(BackendError::Config(text)) => {
+            assert!(text.contains("fingerprint mismatch"), "{text}");
+            assert!(text.contains(p.fingerprint()), "{text}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_ca_is_refused() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let s = spec(&p, "alice", "secret", &[("cafile", "")]);
+    let mut a = BackendAccount::run(backend(), s);
+    match a.result().await.unwrap() {
+        Err(BackendError::Config(text)) => {
+            assert!(text.contains("Certificate verification failed"), "{text}");
+            assert!(text.contains(p.fingerprint()), "{text}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tls_verify_off_trusts_and_records_the_first_certificate() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let s = spec(
+        &p,
+        "alice",
+        "secret",
+        &[("cafile", ""), ("tls_verify", "false")],
+    );
+    let mut a = BackendAccount::run(backend(), s);
+    let e = a
+        .expect("SettingChanged", |e| {
+            matches!(e, Event::SettingChanged { .. })
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        e,
+        Event::SettingChanged {
+            key: "fingerprint".into(),
+            value: p.fingerprint().to_string()
+        }
+    );
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn plaintext_when_tls_is_off() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let s = spec(&p, "alice", "secret", &[("tls", "false")]);
+    let mut a = BackendAccount::run(backend(), s);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    assert!(!progress(&a).iter().any(|t| t.contains("TLS")));
+}
+
+#[tokio::test]
+async fn server_down_then_up_reconnects() {
+    let mut p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let mut a = BackendAccount::supervised(backend(), spec(&p, "alice", "secret", &[]), 1);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    p.stop();
+    a.expect("Disconnected with a retry", |e| {
+        matches!(
+            e,
+            Event::Disconnected {
+                reconnect_in: Some(_)
+            }
+        )
+    })
+    .await
+    .unwrap();
+    // The first retry finds the server still down and schedules another.
+    a.expect(
+        "a failed retry",
+        |e| matches!(e, Event::Error { text } if text.contains("Could not connect")),
+    )
+    .await
+    .unwrap();
+    p.resume().await.unwrap();
+    a.expect("LoggedIn again", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    a.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frozen_server_is_detected_by_ping() {
+    let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
+    let b = Arc::new(XmppBackend::with_keepalive(
+        Duration::from_millis(500),
+        Duration::from_millis(1000),
+    ));
+    let mut a = BackendAccount::run(b, spec(&p, "alice", "secret", &[]));
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    // Idle pings are answered: still online after several keepalive periods
+    // (this wait is the idle time under test, not a barrier).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        a.is_running(),
+        "dropped while the server answered: {:?}",
+        a.seen()
+    );
+    p.freeze().unwrap();
+    let result = a.result().await.unwrap();
+    p.thaw().unwrap();
+    match result {
+        Err(BackendError::Network(text)) => assert!(text.contains("Ping timeout"), "{text}"),
+        other => panic!("expected a ping timeout, got {other:?}"),
+    }
+}

@@ -25,6 +25,7 @@ fn away(handle: &str, message: Option<&str>) -> Contact {
             state: PresenceState::Away,
             show: Some("away".into()),
             message: message.map(str::to_string),
+            device: None,
         },
     }
 }
@@ -203,6 +204,7 @@ async fn whois_who_ison_userhost_for_contacts() {
             state: PresenceState::Online,
             show: None,
             message: Some("can we fix it".into()),
+            device: Some("laptop".into()),
         },
     }))
     .await
@@ -217,7 +219,10 @@ async fn whois_who_ison_userhost_for_contacts() {
         &lines,
         ":localhost 311 alice bob bob test.example * :Bob Builder",
     );
-    assert_any(&lines, ":localhost 312 alice bob localhost :test network");
+    assert_any(
+        &lines,
+        ":localhost 312 alice bob localhost :test network, resource laptop",
+    );
     assert_any(&lines, ":localhost 320 alice bob :can we fix it");
     assert_any(&lines, ":localhost 318 alice bob :End of /WHOIS list");
 

@@ -86,6 +86,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
             state: PresenceState::Online,
             show: None,
             message: Some(EVIL.into()),
+            device: None,
         },
     }))
     .await
@@ -98,6 +99,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
             state: PresenceState::Away,
             show: Some(EVIL.into()),
             message: Some(EVIL.into()),
+            device: None,
         },
     }))
     .await
@@ -111,6 +113,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
             state: PresenceState::Away,
             show: None,
             message: Some(EVIL_NUL.into()),
+            device: None,
         },
     }))
     .await

@@ -36,6 +36,7 @@ pub fn contact(handle: &str, state: PresenceState) -> Contact {
             state,
             show: None,
             message: None,
+            device: None,
         },
     }
 }

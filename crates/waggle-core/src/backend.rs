@@ -48,6 +48,8 @@ pub struct Presence {
     pub show: Option<String>,
     /// The contact's own status text.
     pub message: Option<String>,
+    /// Where the presence comes from, when the protocol says (an XMPP resource).
+    pub device: Option<String>,
 }
 
 /// A buddy-list entry as a backend reports it.

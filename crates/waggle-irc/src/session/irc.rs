@@ -749,12 +749,12 @@ impl Session {
                     .param("*")
                     .param(c.display_name.as_deref().unwrap_or(&c.handle)),
             );
-            self.send(
-                self.numeric("312")
-                    .param(&c.nick)
-                    .param(&server)
-                    .param(format!("{tag} network")),
-            );
+            self.send(self.numeric("312").param(&c.nick).param(&server).param(
+                match &c.presence.device {
+                    Some(device) => format!("{tag} network, resource {device}"),
+                    None => format!("{tag} network"),
+                },
+            ));
             match c.presence.state {
                 waggle_core::PresenceState::Offline => {
                     self.send(self.numeric("301").param(&c.nick).param("User is offline"));

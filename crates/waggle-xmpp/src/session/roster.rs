@@ -125,12 +125,13 @@ impl Roster {
     pub fn presence(&self, jid: &BareJid) -> CorePresence {
         match self.resources(jid).into_iter().next() {
             None => CorePresence::default(),
-            Some((_, r)) => {
+            Some((resource, r)) => {
                 let (state, show) = state_of(r.show.as_ref());
                 CorePresence {
                     state,
                     show,
                     message: r.status.clone(),
+                    device: (!resource.is_empty()).then_some(resource),
                 }
             }
         }

@@ -107,3 +107,38 @@ async fn monitor_follows_contacts() {
     let lines = c.sync().await.unwrap();
     assert!(!lines.iter().any(|l| l.contains(" 732 ")), "{lines:#?}");
 }
+
+#[tokio::test]
+async fn tagmsg_to_self_is_delivered_and_echoed_with_client_tags() {
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    c.register_with_caps(
+        "alice",
+        &["batch", "labeled-response", "echo-message", "message-tags"],
+    )
+    .await
+    .unwrap();
+    c.send("@label=t1;+draft/react=yes TAGMSG alice")
+        .await
+        .unwrap();
+    let lines = c.sync().await.unwrap();
+    let tagmsgs: Vec<Msg> = lines
+        .iter()
+        .map(|l| Msg::parse(l))
+        .filter(|m| m.is("TAGMSG"))
+        .collect();
+    assert_eq!(tagmsgs.len(), 2, "{lines:#?}");
+    assert_eq!(
+        tagmsgs
+            .iter()
+            .filter(|m| m.tag("label") == Some("t1"))
+            .count(),
+        1
+    );
+    assert!(
+        tagmsgs.iter().all(|m| m.tag("+draft/react") == Some("yes")),
+        "{lines:#?}"
+    );
+    c.send("TAGMSG").await.unwrap();
+    assert_any(&c.sync().await.unwrap(), " 461 alice TAGMSG ");
+}

@@ -47,7 +47,7 @@ async fn login_roster_and_presence_on_irc() {
         .unwrap();
     assert!(join.starts_with(":bob!bob@localhost JOIN"), "{join}");
     c.send("WHOIS bob").await.unwrap();
-        let whois = c.expect_numeric("311").await.unwrap();
+    let whois = c.expect_numeric("311").await.unwrap();
     assert!(whois.contains("Bob Builder"), "{whois}");
     // WHOIS names the resource the presence comes from.
     let server = c.expect_numeric("312").await.unwrap();

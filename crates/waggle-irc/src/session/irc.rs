@@ -423,6 +423,34 @@ impl Session {
     }
 
     fn tagmsg(&mut self, input: &Input) {
+        let Some(target) = input.params.first().cloned() else {
+            self.send(
+                self.numeric("461")
+                    .param("TAGMSG")
+                    .param("Not enough parameters"),
+            );
+            return;
+        };
+        if self.caps.has(Cap::MessageTags) {
+            // Only client-only tags (+name) travel with a TAGMSG.
+            let tagged = |mut line: Line| {
+                for (k, v) in input.tags.iter().filter(|(k, _)| k.starts_with('+')) {
+                    line = line.tag(k.clone(), v.clone().unwrap_or_default());
+                }
+                line
+            };
+            if self.caps.has(Cap::EchoMessage) {
+                self.send(tagged(
+                    Line::new("TAGMSG").prefix(self.my_mask()).param(&target),
+                ));
+            }
+            if irc_lower(&target) == irc_lower(&self.nick) {
+                self.send_unlabeled(tagged(
+                    Line::new("TAGMSG").prefix(self.my_mask()).param(&target),
+                ));
+                return;
+            }
+        }
         let Some(state) = input.tag("+typing") else {
             return;
         };

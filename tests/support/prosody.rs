@@ -4,16 +4,20 @@
 //! with a server certificate for `localhost` into a temporary directory, picks
 //! free loopback ports (c2s with STARTTLS, and direct TLS), registers the given
 //! accounts with `prosodyctl`, starts `prosody -F` with a group chat component
-//! on `conference.localhost`, waits until it listens, and kills it on drop. It
+//! on `conference.localhost`, waits until it listens, and kills it on drop. A
+//! second virtual host, [`DNS_DOMAIN`], serves the tests that find the server
+//! through DNS (accounts there with [`Prosody::register_at`]). It
 //! can be stopped and started again on the same ports and data (a server that
 //! goes down and comes back), and frozen with SIGSTOP (a dead link).
 //!
 //! - [`contact`]: [`XmppContact`], a tokio-xmpp client that plays a contact.
 //! - [`account`]: [`BackendAccount`], the backend driven directly (no IRC).
 //! - [`gateway`]: [`XmppGateway`], a real gateway with the XMPP backend.
+//! - [`dns`]: [`Dnsmasq`], a DNS server on loopback with the records a test gives.
 
 pub mod account;
 pub mod contact;
+pub mod dns;
 pub mod gateway;
 
 use std::net::{SocketAddr, TcpListener};
@@ -27,12 +31,17 @@ use sha2::{Digest, Sha256};
 
 pub use account::{BackendAccount, spec};
 pub use contact::{XmppContact, befriend};
+pub use dns::Dnsmasq;
 pub use gateway::XmppGateway;
 
 /// The XMPP domain of the test server.
 pub const DOMAIN: &str = "localhost";
 /// The group chat service.
 pub const MUC: &str = "conference.localhost";
+/// A second virtual host, for finding the server through DNS: `localhost` will
+/// not do there, resolvers answer it themselves (RFC 6761) and never ask a DNS
+/// server for its SRV records. `.test` is reserved for testing (RFC 2606).
+pub const DNS_DOMAIN: &str = "waggle.test";
 
 /// How long Prosody may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -70,7 +79,7 @@ pub fn colon_hex(bytes: &[u8]) -> String {
         .join(":")
 }
 
-/// Write a CA and a `localhost` server certificate signed by it; returns the
+/// Write a CA and a server certificate for our hosts signed by it; returns the
 /// server certificate's SHA-256 fingerprint.
 fn write_certs(dir: &Path) -> Result<String> {
     let ca_key = KeyPair::generate()?;
@@ -82,7 +91,11 @@ fn write_certs(dir: &Path) -> Result<String> {
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec![DOMAIN.to_string(), MUC.to_string()])?;
+    let mut params = CertificateParams::new(vec![
+        DOMAIN.to_string(),
+        MUC.to_string(),
+        DNS_DOMAIN.to_string(),
+    ])?;
     params.distinguished_name.push(DnType::CommonName, DOMAIN);
     let cert = params.signed_by(&key, &issuer)?;
     std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
@@ -119,6 +132,7 @@ c2s_require_encryption = false
 allow_registration = false
 ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
 VirtualHost "{DOMAIN}"
+VirtualHost "{DNS_DOMAIN}"
 Component "{MUC}" "muc"
     restrict_room_creation = false
     muc_room_default_public = true
@@ -152,12 +166,17 @@ impl Prosody {
         Ok(p)
     }
 
-    /// Create an account with `prosodyctl register`.
+    /// Create an account on [`DOMAIN`] with `prosodyctl register`.
     pub fn register(&self, user: &str, password: &str) -> Result<()> {
+        self.register_at(user, DOMAIN, password)
+    }
+
+    /// Create an account on `domain` ([`DOMAIN`] or [`DNS_DOMAIN`]).
+    pub fn register_at(&self, user: &str, domain: &str, password: &str) -> Result<()> {
         let out = Command::new("prosodyctl")
             .arg("--config")
             .arg(&self.config)
-            .args(["register", user, DOMAIN, password])
+            .args(["register", user, domain, password])
             .stdin(Stdio::null())
             .output()
             .context("run prosodyctl")?;

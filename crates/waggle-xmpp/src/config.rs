@@ -37,13 +37,13 @@ pub static SETTINGS: &[SettingDef] = &[
         "server",
         None,
         SettingKind::Str,
-        "The host to connect to, when it is not the domain of your JID.",
+        "The host to connect to. When unset, the server is found through the domain's DNS SRV records (_xmpp-client._tcp, or _xmpps-client._tcp with ssl on), else the domain itself.",
     ),
     def(
         "port",
         Some("5222"),
         SettingKind::Int,
-        "The port to connect to (5223 is used instead when ssl is on and port was not set).",
+        "The port to connect to, with server set or when the domain has no SRV records (5223 is used instead when ssl is on and port was not set).",
     ),
     def(
         "tls",
@@ -128,9 +128,10 @@ pub struct AccountConfig {
     pub jid: BareJid,
     /// The resource to bind.
     pub resource: String,
-    /// The host to connect to.
-    pub host: String,
-    /// The port to connect to.
+    /// The `server` setting: the host to connect to; `None` looks the domain's
+    /// server up through DNS SRV records (else the domain itself).
+    pub server: Option<String>,
+    /// The port to connect to (with `server`, or when the domain has no SRV records).
     pub port: u16,
     /// TLS mode.
     pub security: Security,
@@ -215,9 +216,7 @@ impl AccountConfig {
             _ if ssl => 5223,
             _ => 5222,
         };
-        let host = setting(spec, "server")
-            .map(str::to_string)
-            .unwrap_or_else(|| jid.domain().to_string());
+        let server = setting(spec, "server").map(str::to_string);
         let priority = match setting(spec, "priority") {
             None => 0,
             Some(p) => p
@@ -243,7 +242,7 @@ impl AccountConfig {
         Ok(AccountConfig {
             jid,
             resource,
-            host,
+            server,
             port,
             security,
             tls_verify: flag(spec, "tls_verify")?,
@@ -287,7 +286,7 @@ mod tests {
     #[test]
     fn defaults_follow_bitlbee() {
         let c = AccountConfig::from_spec(&spec("me@example.org", &[])).expect("config");
-        assert_eq!(c.host, "example.org");
+        assert_eq!(c.server, None);
         assert_eq!(c.port, 5222);
         assert_eq!(c.security, Security::StartTls { required: true });
         assert!(c.tls_verify && c.carbons && !c.allow_plaintext_auth);
@@ -309,7 +308,7 @@ mod tests {
         .expect("config");
         assert_eq!(c.jid.as_str(), "me@example.org");
         assert_eq!(c.resource, "phone");
-        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 5223));
+        assert_eq!((c.server.as_deref(), c.port), (Some("127.0.0.1"), 5223));
         assert_eq!(c.security, Security::DirectTls);
         assert_eq!(c.priority, 127);
         assert_eq!(c.fingerprint, Some(vec![0xab; 32]));

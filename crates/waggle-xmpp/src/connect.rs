@@ -1,11 +1,13 @@
-//! Opening the transport: TCP, then direct TLS or STARTTLS with our own rustls
-//! configuration, up to the stream header of the (encrypted) stream.
+//! Opening the transport: TCP (to the `server` setting, or found through DNS
+//! SRV records, see [`crate::dns`]), then direct TLS or STARTTLS with our own
+//! rustls configuration, up to the stream header of the (encrypted) stream.
 //!
 //! [`XmppConnector`] packages the same steps as a tokio-xmpp
 //! [`ServerConnector`], for code that drives tokio-xmpp's own `Client`.
 
 use std::borrow::Cow;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -29,10 +31,11 @@ use tokio_xmpp::xmlstream::{
 use xmpp_parsers::jid::Jid;
 
 use crate::config::{AccountConfig, Security};
+use crate::dns::{self, Dns};
 use crate::error::XmppError;
 use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
-/// How long TCP connect and the TLS handshake may take each.
+/// How long the TLS handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The byte stream under the XML stream: plain TCP, or TLS over TCP.
@@ -97,14 +100,31 @@ pub type XmppIo = BufStream<Transport>;
 /// An XML stream over our transport.
 pub type Stream = XmppStream<XmppIo>;
 
+/// Where the TCP connection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The account's `server` setting, resolved by the system; no SRV lookup.
+    Server {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// Found through DNS: the domain's SRV records, else the domain on `port`.
+    Dns {
+        /// The name servers to ask.
+        dns: Dns,
+        /// The port used when the domain has no SRV records.
+        port: u16,
+    },
+}
+
 /// Where to connect and how to secure it.
 #[derive(Clone)]
 pub struct Target {
-    /// Host to connect to.
-    pub host: String,
-    /// Port to connect to.
-    pub port: u16,
-    /// The XMPP domain (stream `to`, TLS server name).
+    /// Where the TCP connection goes.
+    pub endpoint: Endpoint,
+    /// The XMPP domain (stream `to`, TLS server name; never an SRV target).
     pub domain: String,
     /// TLS mode.
     pub security: Security,
@@ -117,8 +137,7 @@ pub struct Target {
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Target")
-            .field("host", &self.host)
-            .field("port", &self.port)
+            .field("endpoint", &self.endpoint)
             .field("domain", &self.domain)
             .field("security", &self.security)
             .finish()
@@ -126,8 +145,9 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// The target for an account's configuration.
-    pub fn for_account(cfg: &AccountConfig) -> Result<Target, XmppError> {
+    /// The target for an account's configuration; without a `server` setting
+    /// the server is looked up through `dns`.
+    pub fn for_account(cfg: &AccountConfig, dns: &Dns) -> Result<Target, XmppError> {
         let seen = Arc::new(Mutex::new(TlsObservation::default()));
         let policy = TlsPolicy {
             verify: cfg.tls_verify,
@@ -135,9 +155,18 @@ impl Target {
             fingerprint: cfg.fingerprint.clone(),
         };
         let tls = client_config(&policy, seen.clone())?;
+        let endpoint = match &cfg.server {
+            Some(host) => Endpoint::Server {
+                host: host.clone(),
+                port: cfg.port,
+            },
+            None => Endpoint::Dns {
+                dns: dns.clone(),
+                port: cfg.port,
+            },
+        };
         Ok(Target {
-            host: cfg.host.clone(),
-            port: cfg.port,
+            endpoint,
             domain: cfg.jid.domain().to_string(),
             security: cfg.security,
             tls,
@@ -150,18 +179,16 @@ impl Target {
         self.seen.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
-    /// Open a TCP connection.
+    /// Open a TCP connection: to the `server` setting, or to the first of the
+    /// domain's SRV targets (else the domain itself) that accepts it.
     pub async fn tcp(&self) -> Result<TcpStream, XmppError> {
-        let addr = (self.host.as_str(), self.port);
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| XmppError::Network("Could not connect to server: timed out".into()))?
-            .map_err(|e| {
-                XmppError::Network(format!(
-                    "Could not connect to server {}:{}: {e}",
-                    self.host, self.port
-                ))
-            })?;
+        let tcp = match &self.endpoint {
+            Endpoint::Server { host, port } => dns::connect_host(host, *port).await?,
+            Endpoint::Dns { dns, port } => {
+                let service = dns::service(self.security == Security::DirectTls);
+                dns::connect_domain(dns, service, &self.domain, *port).await?
+            }
+        };
         let _ = tcp.set_nodelay(true);
         Ok(tcp)
     }
@@ -309,10 +336,22 @@ pub struct XmppConnector {
 }
 
 impl XmppConnector {
-    /// A connector for an account's configuration.
+    /// A connector for an account's configuration (DNS per the system's
+    /// configuration when it has no `server` setting).
     pub fn new(cfg: &AccountConfig) -> Result<XmppConnector, XmppError> {
         Ok(XmppConnector {
-            target: Target::for_account(cfg)?,
+            target: Target::for_account(cfg, &Dns::System)?,
+        })
+    }
+
+    /// A connector whose DNS lookups (SRV and addresses, when the account has
+    /// no `server` setting) go to these name servers instead of the system's.
+    pub fn with_name_servers(
+        cfg: &AccountConfig,
+        servers: Vec<SocketAddr>,
+    ) -> Result<XmppConnector, XmppError> {
+        Ok(XmppConnector {
+            target: Target::for_account(cfg, &Dns::NameServers(servers))?,
         })
     }
 }

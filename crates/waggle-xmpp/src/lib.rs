@@ -8,18 +8,21 @@
 //! `Client`, so that a wrong password ends the attempt for good and a dropped
 //! connection is left to the core's reconnect supervisor.
 //!
-//! Layout: [`config`] (settings), [`tls`], [`connect`], [`login`], [`convert`]
+//! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`],
+//! [`login`], [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
 //! `waggle-core` only; it knows nothing of IRC or the store.
 
 pub mod config;
 pub mod connect;
 pub mod convert;
+pub mod dns;
 pub mod error;
 pub mod login;
 mod session;
 pub mod tls;
 
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use waggle_core::{AccountContext, Backend, BackendError, Capabilities, Event, Se
 
 pub use config::{AccountConfig, SETTINGS, Security};
 pub use connect::XmppConnector;
+pub use dns::Dns;
 pub use error::XmppError;
 
 /// The XMPP client backend.
@@ -36,6 +40,7 @@ pub use error::XmppError;
 pub struct XmppBackend {
     timeouts: Timeouts,
     question_ids: AtomicU64,
+    dns: Dns,
 }
 
 impl Default for XmppBackend {
@@ -61,12 +66,23 @@ impl XmppBackend {
                 response_timeout: timeout,
             },
             question_ids: AtomicU64::new(1),
+            dns: Dns::System,
+        }
+    }
+
+    /// The backend with its default keepalive, asking these name servers instead
+    /// of the system's (`/etc/resolv.conf`) for the SRV and address lookups of
+    /// accounts without a `server` setting. For tests with a DNS server of their own.
+    pub fn with_name_servers(servers: Vec<SocketAddr>) -> XmppBackend {
+        XmppBackend {
+            dns: Dns::NameServers(servers),
+            ..Self::new()
         }
     }
 
     async fn run_once(&self, ctx: &mut AccountContext) -> Result<(), XmppError> {
         let cfg = AccountConfig::from_spec(&ctx.spec)?;
-        let target = connect::Target::for_account(&cfg)?;
+        let target = connect::Target::for_account(&cfg, &self.dns)?;
         let password = ctx.spec.password.0.clone();
         let online = {
             let ctx_ref: &AccountContext = ctx;

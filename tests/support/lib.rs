@@ -9,6 +9,8 @@
 //!   which a test gets a [`TestAccountHandle`] to play the IM server's part:
 //!   emit [`waggle_core::Event`]s and read the [`waggle_core::Command`]s the
 //!   gateway sends.
+//! - [`skyped`]: a replaying skyped and the driver that plays Skype transcript
+//!   pairs (`NAME-skyped.mock` / `NAME-bitlbee.mock`) through a real gateway.
 //!
 //! Every wait is bounded by a timeout ([`DEFAULT_TIMEOUT`] unless said otherwise).
 
@@ -16,6 +18,7 @@ pub mod backend;
 pub mod client;
 pub mod gateway;
 pub mod prosody;
+pub mod skyped;
 
 use std::time::Duration;
 

@@ -222,6 +222,25 @@ pub enum Command {
         /// The line.
         line: String,
     },
+    /// Run one of the protocol's contact actions ([`Backend::contact_actions`]),
+    /// e.g. a CTCP `CALL` or `HANGUP` the IRC client sent to a contact.
+    ContactAction {
+        /// The contact's handle.
+        handle: String,
+        /// The action's name, upper case (`CALL`).
+        action: String,
+        /// Words after the action name.
+        args: Vec<String>,
+    },
+    /// An account setting changed while the account is online (or an action
+    /// setting such as Skype's `call` was run); the backend applies what it knows
+    /// and ignores the rest.
+    ApplySetting {
+        /// The setting's name.
+        key: String,
+        /// Its new value, `None` when it was reset (`set -del`).
+        value: Option<String>,
+    },
 }
 
 impl Command {
@@ -246,6 +265,8 @@ impl Command {
             Command::ChatWith { .. } => "chat with",
             Command::ListRooms { .. } => "chat list",
             Command::Raw { .. } => "raw",
+            Command::ContactAction { .. } => "contact action",
+            Command::ApplySetting { .. } => "set",
         }
     }
 }
@@ -398,6 +419,14 @@ pub enum Event {
         /// Its new value.
         value: String,
     },
+    /// A line of the protocol's raw traffic for its console contact (Skype's
+    /// `skypeconsole` with `skypeconsole_receive`), shown in the control channel.
+    ConsoleLine {
+        /// The console contact's handle.
+        from: String,
+        /// The raw line.
+        line: String,
+    },
 }
 
 /// What a protocol supports; a command outside it is answered with an error.
@@ -439,6 +468,9 @@ impl Capabilities {
             Command::ChatWith { .. } => self.chat_with,
             Command::ListRooms { .. } => self.room_list,
             Command::Raw { .. } => self.raw,
+            // Only actions the backend lists are ever sent, and every backend
+            // may ignore settings it does not know.
+            Command::ContactAction { .. } | Command::ApplySetting { .. } => true,
         }
     }
 }
@@ -542,6 +574,11 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Account settings this protocol adds to the common ones.
     fn settings(&self) -> &'static [SettingDef] {
+        &[]
+    }
+    /// Actions the IRC client can run on a contact with a CTCP of that name,
+    /// with a short description each (listed, in this order, by CTCP `HELP`).
+    fn contact_actions(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
     /// Log in and serve the account until it is cancelled (`Ok`) or fails.

@@ -28,6 +28,9 @@ pub enum SettingKind {
     Choice(&'static [&'static str]),
     /// A reconnect delay schedule like `5*3<900`.
     Backoff,
+    /// Not a stored value but a command to the online account (Skype's `call`,
+    /// `balance`): `set` hands the text to the backend, `set -del` undoes it.
+    Action,
 }
 
 /// A setting's definition.
@@ -112,7 +115,7 @@ impl SettingDef {
                 .parse::<i64>()
                 .map(|n| n.to_string())
                 .map_err(|_| invalid("expected a number".into())),
-            SettingKind::Str => {
+            SettingKind::Str | SettingKind::Action => {
                 if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
                     Err(invalid("line breaks are not allowed".into()))
                 } else {
@@ -139,6 +142,7 @@ impl SettingDef {
             SettingKind::Str => "string".into(),
             SettingKind::Choice(w) => w.join(", "),
             SettingKind::Backoff => "string (e.g. 5*3<900)".into(),
+            SettingKind::Action => "action (runs on the online account)".into(),
         }
     }
 }

@@ -107,6 +107,7 @@ fn main() -> anyhow::Result<()> {
 fn protocols() -> ProtocolRegistry {
     let mut registry = ProtocolRegistry::new();
     registry.register(Arc::new(waggle_xmpp::XmppBackend::new()));
+    registry.register(Arc::new(waggle_skype::SkypeBackend::new()));
     registry
 }
 

@@ -11,7 +11,7 @@ use crate::session::state::{AccountState, NickOwner};
 fn online_account(s: &Session, key: &str) -> Result<AccountId, &'static str> {
     let id = s.find_account(key).ok_or("Invalid account")?;
     match s.account_by_id(id) {
-        Some(a) if a.state == AccountState::Online => Ok(id),
+        Some(a) if a.accepts_commands() => Ok(id),
         _ => Err("That account is not on-line"),
     }
 }
@@ -27,7 +27,7 @@ fn target(s: &Session, args: &[String]) -> Result<(AccountId, String), String> {
         .contact_by_nick(nick)
         .ok_or_else(|| format!("Nick `{nick}' does not exist"))?;
     match s.account_by_id(c.account) {
-        Some(a) if a.state == AccountState::Online => Ok((c.account, c.handle.clone())),
+        Some(a) if a.accepts_commands() => Ok((c.account, c.handle.clone())),
         Some(_) => Err("That account is not on-line".into()),
         None => Err("Invalid account".into()),
     }

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use waggle_core::settings::{self, SettingDef, SettingError};
-use waggle_core::{AccountId, Secret};
+use waggle_core::settings::{self, SettingDef, SettingError, SettingKind};
+use waggle_core::{AccountId, Command, Secret};
 
 use crate::line::Line;
 use crate::session::Session;
+use crate::session::state::AccountState;
 
 /// What `set` operates on.
 pub(super) enum Target {
@@ -127,6 +128,8 @@ pub(super) async fn run(s: &mut Session, target: Target, args: &[String]) {
     };
     match apply(s, &target, &def, new.clone()).await {
         Ok(()) if def.secret => s.root_say("Setting changed successfully"),
+        // An action is not stored: show what was run.
+        Ok(()) if def.kind == SettingKind::Action => show(s, Some(&def), def.name, new.as_deref()),
         Ok(()) => {
             let values = explicit(s, &target);
             let shown = values
@@ -219,6 +222,22 @@ async fn apply_account(
     def: &SettingDef,
     value: Option<String>,
 ) -> Result<(), String> {
+    let online = s
+        .account_by_id(id)
+        .is_some_and(|a| a.state == AccountState::Online);
+    if def.kind == SettingKind::Action {
+        // A command to the running account (Skype's `call`), never stored.
+        if !online {
+            return Err("This setting can only be used while the account is online".into());
+        }
+        let cmd = Command::ApplySetting {
+            key: def.name.to_string(),
+            value,
+        };
+        return s
+            .send_command(id, cmd)
+            .map_err(|_| "The account did not take the setting".to_string());
+    }
     if def.name == "tag" {
         let Some(tag) = value else {
             return Err("The tag can not be empty".into());
@@ -245,6 +264,16 @@ async fn apply_account(
     s.save_account(id).await;
     if matches!(def.name, "away" | "status") {
         s.broadcast_presence();
+    }
+    if online && !def.secret && !def.read_only && def.name != "tag" {
+        // Let the running account apply it (e.g. Skype's display_name, mood_text).
+        let _ = s.send_command(
+            id,
+            Command::ApplySetting {
+                key: def.name.to_string(),
+                value: explicit(s, &Target::Account(id)).get(def.name).cloned(),
+            },
+        );
     }
     Ok(())
 }

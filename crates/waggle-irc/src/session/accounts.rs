@@ -165,7 +165,10 @@ impl Session {
         if !backend.capabilities().allows(&cmd) {
             return Err(SendError::Unsupported);
         }
-        if acc.state != AccountState::Online {
+        // While an account is connecting, commands wait in its queue and run once
+        // it is online (joins instead wait for auto_join: see `join_channel`).
+        let queued = acc.accepts_commands() && !matches!(cmd, Command::JoinRoom { .. });
+        if acc.state != AccountState::Online && !queued {
             return Err(SendError::Offline);
         }
         let tx = acc.commands.as_ref().ok_or(SendError::Offline)?;

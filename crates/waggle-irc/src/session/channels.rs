@@ -56,6 +56,40 @@ impl Session {
         None
     }
 
+    /// BitlBee's guess for a control channel the user creates by joining it: named
+    /// after an account tag, a protocol or a buddy-list group, it shows that
+    /// account's, protocol's or group's contacts (`&family` shows group Family).
+    pub(crate) fn guess_fill_by(&self, ch: &mut Channel) {
+        let word = ch.name.get(1..).unwrap_or_default().to_string();
+        if word.is_empty() {
+            return;
+        }
+        let mut set = |fill_by: &str, key: &str, value: String| {
+            ch.settings.insert("fill_by".into(), fill_by.into());
+            ch.settings.insert(key.into(), value);
+        };
+        if let Some(a) = self
+            .accounts
+            .iter()
+            .find(|a| a.rec.tag.eq_ignore_ascii_case(&word))
+        {
+            set("account", "account", a.rec.tag.clone());
+        } else if let Some(a) = self
+            .accounts
+            .iter()
+            .find(|a| a.rec.protocol.eq_ignore_ascii_case(&word))
+        {
+            set("protocol", "protocol", a.rec.protocol.clone());
+        } else if let Some(g) = self
+            .contacts
+            .values()
+            .filter_map(|c| c.group.as_deref())
+            .find(|g| g.eq_ignore_ascii_case(&word))
+        {
+            set("group", "group", g.to_string());
+        }
+    }
+
     /// Recompute a control channel's members from the contact list.
     pub(crate) fn control_members(&self, ch: &Channel) -> Vec<Member> {
         let mut out = Vec::new();
@@ -171,11 +205,22 @@ impl Session {
         for m in ch.members.values() {
             entries.push(format_name(&m.modes, &m.nick, &m.mask, multi, uhnames));
         }
-        let symbol = if ch.setting("type") == Some("chat") {
-            "*"
-        } else {
-            "="
-        };
+        if ch.is_chat() && ch.joined {
+            // As in BitlBee, root is in every channel, chats included.
+            let modes = match self.setting("ops").unwrap_or("both") {
+                "both" | "root" => "@",
+                _ => "",
+            };
+            entries.push(format_name(
+                modes,
+                &self.root_nick(),
+                &self.root_mask(),
+                multi,
+                uhnames,
+            ));
+        }
+        // BitlBee's symbol for every channel, chats included.
+        let symbol = "=";
         let mut chunk = String::new();
         for e in entries {
             if chunk.len() + e.len() > 380 {

@@ -97,20 +97,25 @@ impl Session {
         let name = match self.chat_channel_for(account, &room) {
             Some(n) => n,
             None => {
-                // A room we did not ask for (ad-hoc chat, invitation accepted elsewhere).
+                // A room we did not ask for (ad-hoc chat, invitation accepted elsewhere):
+                // named like BitlBee does, `#` and the room id (its part before `@`)
+                // without characters a channel name can't hold, cut to 24 characters
+                // (a Skype chat `#bob/$alice;4d8c…` becomes `##bob/$alice;4d8c…`).
                 let mut base: String = room
                     .0
                     .split('@')
                     .next()
                     .unwrap_or("chat")
                     .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .filter(|c| !c.is_control() && !matches!(c, ' ' | ',' | ':'))
                     .collect();
                 if base.is_empty() {
                     base = "chat".into();
                 }
-                let mut name = format!("#{base}");
-                name.truncate(crate::nick::CHANNELLEN);
+                let mut name: String = format!("#{base}")
+                    .chars()
+                    .take(crate::nick::NICKLEN)
+                    .collect();
                 while self.channel(&name).is_some() {
                     name.push('_');
                 }

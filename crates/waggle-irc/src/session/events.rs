@@ -104,6 +104,7 @@ impl Session {
                 self.save_account(account).await;
                 self.root_say(&format!("{tag} - Setting {key} is now `{value}'"));
             }
+            Event::ConsoleLine { from, line } => self.console_line(account, &from, &line),
             Event::RoomJoined {
                 room,
                 topic,

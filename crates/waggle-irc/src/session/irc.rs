@@ -320,7 +320,12 @@ impl Session {
             return;
         };
         if let Some((verb, arg)) = ctcp {
-            if verb == "TYPING" && self.flag("typing_notice") {
+            if verb != "TYPING" {
+                // HELP and the protocol's contact actions (Skype's CALL/HANGUP).
+                self.contact_ctcp(&contact, &verb, &arg);
+                return;
+            }
+            if self.flag("typing_notice") {
                 let state = match arg.trim() {
                     "1" => waggle_core::TypingState::Active,
                     "2" => waggle_core::TypingState::Paused,
@@ -506,6 +511,7 @@ impl Session {
             if self.channel(name).is_none() {
                 let mut ch = Channel::new(name);
                 ch.settings.insert("type".into(), "control".into());
+                self.guess_fill_by(&mut ch);
                 self.channels.push(ch);
                 self.save_channel(name).await;
             }
@@ -954,6 +960,9 @@ impl Session {
                 Ok(()) => self.send(self.numeric("341").param(&c.nick).param(&ch.name)),
                 Err(e) => self.send_failed(&chan, e),
             },
+            None if !ch.is_chat() && ch.setting("fill_by") == Some("group") => {
+                self.invite_to_group(&ch, &c)
+            }
             None => self.send(
                 self.numeric("482")
                     .param(&chan)

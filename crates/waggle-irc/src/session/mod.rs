@@ -3,6 +3,7 @@
 //! backend event). It awaits only short Store calls, never the network.
 
 mod accounts;
+mod actions;
 mod channels;
 mod chats;
 mod events;

@@ -29,6 +29,13 @@ impl Account {
     pub fn is_active(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| !c.is_cancelled())
     }
+
+    /// Whether commands reach the account: online, or connecting (they wait in
+    /// its queue until it is online).
+    pub fn accepts_commands(&self) -> bool {
+        self.state == AccountState::Online
+            || (self.state == AccountState::Connecting && self.is_active())
+    }
 }
 
 /// A contact shown as an IRC user.

@@ -148,6 +148,8 @@ impl Session<'_> {
                 self.error("Raw XML is not supported").await;
                 Ok(())
             }
+            // XMPP lists no contact actions, and reads its settings at login.
+            Command::ContactAction { .. } | Command::ApplySetting { .. } => Ok(()),
         }
     }
 

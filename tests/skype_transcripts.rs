@@ -1,0 +1,84 @@
+//! The Skype backend against recorded transcripts: every pair of the shared
+//! conformance suite (`../shared/conformance/skype/`, recorded from BitlBee's
+//! Skype plugin) and every one of Waggle's own (`tests/fixtures/skype/`), each
+//! played by a replaying skyped on one side and a scripted IRC client on the
+//! other, through a real gateway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use waggle_tests::skyped::{pairs_in, run_pair_in};
+
+/// How many pairs run at once.
+const PARALLEL: usize = 4;
+
+fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/skype")
+}
+
+fn own_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/skype")
+}
+
+/// Run every pair in `dir`; fail listing each failing pair with its reason.
+async fn run_all(dir: &Path, at_least: usize) {
+    assert!(
+        dir.is_dir(),
+        "the transcript folder {} is missing (the shared conformance suite lives beside the \
+         repository, in ../shared/conformance/skype)",
+        dir.display()
+    );
+    let names = pairs_in(dir).unwrap();
+    assert!(
+        names.len() >= at_least,
+        "only {} transcript pairs in {}",
+        names.len(),
+        dir.display()
+    );
+    let limit = Arc::new(Semaphore::new(PARALLEL));
+    let mut tasks = Vec::new();
+    for name in names {
+        let dir = dir.to_path_buf();
+        let limit = limit.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let result = run_pair_in(&dir, &name).await;
+            (name, result)
+        }));
+    }
+    let mut failures = Vec::new();
+    for t in tasks {
+        let (name, result) = t.await.unwrap();
+        match result {
+            Ok(report) => {
+                eprintln!("pass: {name}");
+                for l in report.after_end {
+                    eprintln!("  {name}: after the end: {l}");
+                }
+            }
+            Err(e) => {
+                eprintln!("FAIL: {name}");
+                failures.push(format!("=== {name}: {e:#}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} transcript pair(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_conformance_pairs() {
+    run_all(&shared_dir(), 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_transcripts() {
+    run_all(&own_dir(), 1).await;
+}

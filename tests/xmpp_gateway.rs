@@ -88,6 +88,19 @@ async fn wrong_password_on_irc_does_not_reconnect() {
     );
     let list = c.root("account list").await.unwrap();
     assert!(list.iter().any(|l| l.contains("jabber")), "{list:?}");
+    // The protocol's own settings are in the help tree too.
+    let help = c.root("help set tls_verify").await.unwrap();
+    assert!(
+        help.iter()
+            .any(|l| l.contains("(jabber accounts) Help on setting `tls_verify'")),
+        "{help:?}"
+    );
+    let help = c.root("help set").await.unwrap();
+    assert!(
+        help.iter()
+            .any(|l| l.starts_with("jabber accounts:") && l.contains(" resource")),
+        "{help:?}"
+    );
 }
 
 #[tokio::test]

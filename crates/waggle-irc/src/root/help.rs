@@ -1,5 +1,6 @@
 //! `help`: generated from the command registry and the settings registry.
 
+use waggle_core::ProtocolRegistry;
 use waggle_core::settings::{self, Scope, SettingDef};
 
 use super::{COMMANDS, CommandDef, Resolve, resolve};
@@ -24,7 +25,7 @@ const CHANNELS: &str = "&bitlbee is the control channel: root lives there togeth
 Group chats become channels through \x02chat add <account> <room> [#channel]\x02; /join the channel to enter the room.";
 
 pub(super) fn help(s: &mut Session, args: &[String]) {
-    let text = text(args).unwrap_or_else(|| {
+    let text = text(args, &s.shared.protocols).unwrap_or_else(|| {
         format!(
             "No help available on `{}'. Try \x02help commands\x02.",
             args.join(" ")
@@ -34,7 +35,7 @@ pub(super) fn help(s: &mut Session, args: &[String]) {
 }
 
 /// The help text on a subject, command, subcommand or setting; `None` when there is none.
-pub(crate) fn text(args: &[String]) -> Option<String> {
+pub(crate) fn text(args: &[String], protocols: &ProtocolRegistry) -> Option<String> {
     Some(match args {
         [] => INDEX.to_string(),
         [one] if one.eq_ignore_ascii_case("index") => INDEX.to_string(),
@@ -42,8 +43,8 @@ pub(crate) fn text(args: &[String]) -> Option<String> {
         [one] if one.eq_ignore_ascii_case("channels") => CHANNELS.to_string(),
         [one] if one.eq_ignore_ascii_case("commands") => commands(),
         [first, rest @ ..] if first.eq_ignore_ascii_case("set") => match rest.first() {
-            None => settings_list(),
-            Some(name) => setting_help(name)?,
+            None => settings_list(protocols),
+            Some(name) => setting_help(name, protocols)?,
         },
         [first, rest @ ..] => match resolve(COMMANDS, first, |d| d.name) {
             Ok(def) => command_help(def, rest.first().map(String::as_str)),
@@ -86,7 +87,7 @@ fn command_help(def: &CommandDef, sub: Option<&str>) -> String {
     out
 }
 
-fn settings_list() -> String {
+fn settings_list(protocols: &ProtocolRegistry) -> String {
     let mut out = String::from("Settings (see \x02help set <name>\x02):\n\nGlobal:");
     for d in settings::GLOBAL.iter().filter(|d| !d.secret) {
         out.push_str(&format!(" {}", d.name));
@@ -98,6 +99,20 @@ fn settings_list() -> String {
     out.push_str("\nChannel:");
     for d in settings::CHANNEL.iter().filter(|d| !d.secret) {
         out.push_str(&format!(" {}", d.name));
+    }
+    for name in protocols.protocols() {
+        let Some(backend) = protocols.get(name) else {
+            continue;
+        };
+        let extra: Vec<&str> = backend
+            .settings()
+            .iter()
+            .filter(|d| !d.secret)
+            .map(|d| d.name)
+            .collect();
+        if !extra.is_empty() {
+            out.push_str(&format!("\n{name} accounts: {}", extra.join(" ")));
+        }
     }
     out
 }
@@ -117,12 +132,20 @@ fn describe(d: &SettingDef) -> String {
     )
 }
 
-/// Help for a setting of any scope.
-pub(super) fn setting_help(name: &str) -> Option<String> {
-    let defs: Vec<String> = [settings::GLOBAL, settings::ACCOUNT, settings::CHANNEL]
+/// Help for a setting of any scope, protocols' account settings included.
+pub(super) fn setting_help(name: &str, protocols: &ProtocolRegistry) -> Option<String> {
+    let mut defs: Vec<String> = [settings::GLOBAL, settings::ACCOUNT, settings::CHANNEL]
         .iter()
         .filter_map(|t| settings::find(t, &[], name))
         .map(describe)
         .collect();
+    for proto in protocols.protocols() {
+        if let Some(d) = protocols
+            .get(proto)
+            .and_then(|b| settings::find(&[], b.settings(), name))
+        {
+            defs.push(format!("({proto} accounts) {}", describe(d)));
+        }
+    }
     (!defs.is_empty()).then(|| defs.join("\n\n"))
 }

@@ -157,7 +157,12 @@ impl Session {
                 .iter()
                 .find(|(c, _)| c.eq_ignore_ascii_case(&subject))
                 .map(|(_, t)| t.to_string())
-                .or_else(|| crate::root::help::text(&crate::root::split_words(&subject)))
+                .or_else(|| {
+                    crate::root::help::text(
+                        &crate::root::split_words(&subject),
+                        &self.shared.protocols,
+                    )
+                })
         };
         let shown = if subject.is_empty() {
             "*".to_string()

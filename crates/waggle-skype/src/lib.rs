@@ -3,11 +3,11 @@
 //!
 //! It owns the connection to skyped and the account's Skype state, and reports
 //! to the core only through [`waggle_core::Event`]s; it depends on nothing but
-//! `waggle-core` among Waggle's crates and knows nothing of IRC.
+//! `waggle-core` and `waggle-tls` among Waggle's crates and knows nothing of IRC.
 //!
 //! - [`codec`]: framing skyped's stream into bounded lines.
 //! - [`protocol`]: parsing and formatting Skype API lines, without I/O.
-//! - [`tls`]: the rustls client with fingerprint pinning or a CA file.
+//! - [`tls`]: the TLS client with fingerprint pinning or a CA file (on `waggle-tls`).
 //! - [`engine`]: the account's state machine (contacts, chats ↔ rooms, messages,
 //!   calls, file transfers, profiles), without I/O.
 //! - `session`: the connection loop that drives the engine.

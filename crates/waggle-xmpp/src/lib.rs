@@ -11,7 +11,7 @@
 //! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`],
 //! [`login`], [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
-//! `waggle-core` only; it knows nothing of IRC or the store.
+//! `waggle-core` and `waggle-tls` only; it knows nothing of IRC or the store.
 
 pub mod config;
 pub mod connect;

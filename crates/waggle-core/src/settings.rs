@@ -147,6 +147,16 @@ impl SettingDef {
     }
 }
 
+/// An account setting a protocol adds (for [`Backend::settings`](crate::Backend::settings)).
+pub const fn account_setting(
+    name: &'static str,
+    default: Option<&'static str>,
+    kind: SettingKind,
+    help: &'static str,
+) -> SettingDef {
+    SettingDef::new(name, Scope::Account, default, kind, help)
+}
+
 /// Parse BitlBee's boolean spellings.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {

@@ -4,27 +4,12 @@
 use std::path::PathBuf;
 
 use waggle_core::settings::parse_bool;
-use waggle_core::{AccountSpec, Scope, SettingDef, SettingKind};
+use waggle_core::{AccountSpec, SettingDef, SettingKind};
 
 use crate::error::SkypeError;
 use crate::tls::parse_fingerprint;
 
-const fn def(
-    name: &'static str,
-    default: Option<&'static str>,
-    kind: SettingKind,
-    help: &'static str,
-) -> SettingDef {
-    SettingDef {
-        name,
-        scope: Scope::Account,
-        default,
-        kind,
-        help,
-        secret: false,
-        read_only: false,
-    }
-}
+use waggle_core::settings::account_setting as def;
 
 /// The account settings of the `skype` protocol.
 pub static SETTINGS: &[SettingDef] = &[

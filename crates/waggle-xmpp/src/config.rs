@@ -8,28 +8,13 @@
 use std::path::PathBuf;
 
 use waggle_core::settings::parse_bool;
-use waggle_core::{AccountSpec, Scope, SettingDef, SettingKind};
+use waggle_core::{AccountSpec, SettingDef, SettingKind};
 use xmpp_parsers::jid::BareJid;
 
 use crate::error::XmppError;
 use crate::tls::parse_fingerprint;
 
-const fn def(
-    name: &'static str,
-    default: Option<&'static str>,
-    kind: SettingKind,
-    help: &'static str,
-) -> SettingDef {
-    SettingDef {
-        name,
-        scope: Scope::Account,
-        default,
-        kind,
-        help,
-        secret: false,
-        read_only: false,
-    }
-}
+use waggle_core::settings::account_setting as def;
 
 /// The account settings of the `jabber` protocol (in addition to the common ones).
 pub static SETTINGS: &[SettingDef] = &[

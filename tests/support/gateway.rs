@@ -74,7 +74,8 @@ impl GatewayOptions {
         self
     }
 
-    fn server_config(&self) -> ServerConfig {
+    /// The front-end settings these options stand for.
+    pub fn server_config(&self) -> ServerConfig {
         ServerConfig {
             name: self.name.clone(),
             auth_mode: self.auth_mode,
@@ -91,18 +92,70 @@ impl GatewayOptions {
     }
 }
 
-/// One run of the gateway.
-struct Running {
+/// One run of a gateway over a database file, with whatever protocols it is
+/// given; the launchers of every test gateway share it. Dropping it cancels the
+/// gateway; [`RunningGateway::stop`] also waits for every connection to close.
+pub struct RunningGateway {
     addr: SocketAddr,
     shutdown: CancellationToken,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
     store: Arc<SqliteStore>,
+}
+
+impl RunningGateway {
+    /// Open the store at `db_path` and serve on 127.0.0.1 port 0.
+    pub async fn launch(
+        db_path: &Path,
+        config: ServerConfig,
+        registry: ProtocolRegistry,
+    ) -> Result<RunningGateway> {
+        let store = Arc::new(SqliteStore::open(db_path).await.context("open the store")?);
+        let gateway =
+            Gateway::new(config, store.clone() as Arc<dyn Store>, registry).context("gateway")?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("bind 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
+        Ok(RunningGateway {
+            addr,
+            shutdown,
+            task: Some(task),
+            store,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shut down, wait until every connection is closed, close the store.
+    pub async fn stop(mut self) -> Result<()> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(15), task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => bail!("gateway task failed: {e}"),
+                Err(_) => bail!("gateway did not shut down within 15 s"),
+            }
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 /// A gateway serving on loopback for one test.
 pub struct TestGateway {
     // Declared (and so dropped) before `dir`: the database lives in it.
-    running: Option<Running>,
+    running: Option<RunningGateway>,
     opts: GatewayOptions,
     hub: TestHub,
     db_path: PathBuf,
@@ -131,48 +184,20 @@ impl TestGateway {
     }
 
     async fn launch(&mut self) -> Result<()> {
-        let store = Arc::new(
-            SqliteStore::open(&self.db_path)
-                .await
-                .context("open the store")?,
-        );
         let mut registry = ProtocolRegistry::new();
         if self.opts.with_test_backend {
             registry.register(Arc::new(TestBackend::new(self.hub.clone())));
         }
-        let gateway = Gateway::new(
-            self.opts.server_config(),
-            store.clone() as Arc<dyn Store>,
-            registry,
-        )
-        .context("gateway")?;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("bind 127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
-        self.running = Some(Running {
-            addr,
-            shutdown,
-            task,
-            store,
-        });
+        self.running =
+            Some(RunningGateway::launch(&self.db_path, self.opts.server_config(), registry).await?);
         Ok(())
     }
 
     async fn halt(&mut self) -> Result<()> {
-        let Some(r) = self.running.take() else {
-            return Ok(());
-        };
-        r.shutdown.cancel();
-        match tokio::time::timeout(Duration::from_secs(15), r.task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => bail!("gateway task failed: {e}"),
-            Err(_) => bail!("gateway did not shut down within 15 s"),
+        match self.running.take() {
+            Some(r) => r.stop().await,
+            None => Ok(()),
         }
-        r.store.close().await;
-        Ok(())
     }
 
     /// The address it listens on (changes with each restart).
@@ -254,13 +279,5 @@ impl TestGateway {
         let mut c = self.connect().await?;
         c.register(nick).await?;
         Ok(c)
-    }
-}
-
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        if let Some(r) = &self.running {
-            r.shutdown.cancel();
-        }
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 pub use backend::{TestAccountHandle, TestBackend, TestHub, contact};
 pub use client::{IrcClient, Matcher, Msg, Pred, canon, line_contains, pred};
-pub use gateway::{GatewayOptions, TestGateway};
+pub use gateway::{GatewayOptions, RunningGateway, TestGateway};
 
 /// How long any single wait of the support code lasts before it fails.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

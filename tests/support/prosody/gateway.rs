@@ -1,31 +1,24 @@
 //! A real gateway whose only protocol is the XMPP backend, for end-to-end tests
 //! against the test Prosody.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use waggle_core::{ProtocolRegistry, Store};
-use waggle_irc::{Gateway, ServerConfig};
-use waggle_store::SqliteStore;
+use waggle_core::ProtocolRegistry;
 use waggle_xmpp::XmppBackend;
 
 use super::{DOMAIN, Prosody};
 use crate::client::IrcClient;
+use crate::gateway::{GatewayOptions, RunningGateway};
 
 /// How long an account may take to log in.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A gateway with the `jabber` protocol, on 127.0.0.1 port 0.
 pub struct XmppGateway {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
-    store: Arc<SqliteStore>,
+    // Declared (and so dropped) before `_dir`: the database lives in it.
+    running: RunningGateway,
     _dir: tempfile::TempDir,
 }
 
@@ -38,37 +31,17 @@ impl XmppGateway {
     /// Start a gateway with this XMPP backend (e.g. a short keepalive).
     pub async fn with_backend(backend: XmppBackend) -> Result<XmppGateway> {
         let dir = tempfile::tempdir().context("temporary directory")?;
-        let store = Arc::new(
-            SqliteStore::open(&dir.path().join("waggle.db"))
-                .await
-                .context("open the store")?,
-        );
         let mut registry = ProtocolRegistry::new();
         registry.register(Arc::new(backend));
-        let config = ServerConfig {
-            flood_burst: 10_000,
-            flood_rate: 10_000,
-            flood_max_queue: 10_000,
-            ..ServerConfig::default()
-        };
-        let gateway =
-            Gateway::new(config, store.clone() as Arc<dyn Store>, registry).context("gateway")?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
-        Ok(XmppGateway {
-            addr,
-            shutdown,
-            task: Some(task),
-            store,
-            _dir: dir,
-        })
+        let config = GatewayOptions::default().server_config();
+        let running =
+            RunningGateway::launch(&dir.path().join("waggle.db"), config, registry).await?;
+        Ok(XmppGateway { running, _dir: dir })
     }
 
     /// Connect a client and register it as `nick`.
     pub async fn client(&self, nick: &str) -> Result<IrcClient> {
-        let mut c = IrcClient::connect(self.addr).await?;
+        let mut c = IrcClient::connect(self.running.addr()).await?;
         c.register(nick).await?;
         Ok(c)
     }
@@ -129,20 +102,7 @@ impl XmppGateway {
     }
 
     /// Shut down and wait until every connection is closed.
-    pub async fn stop(mut self) -> Result<()> {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(15), task)
-                .await
-                .context("gateway did not stop")??;
-        }
-        self.store.close().await;
-        Ok(())
-    }
-}
-
-impl Drop for XmppGateway {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) -> Result<()> {
+        self.running.stop().await
     }
 }

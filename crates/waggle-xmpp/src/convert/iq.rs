@@ -95,23 +95,20 @@ pub fn vcard_lines(vcard: &VCard) -> Vec<String> {
     let mut lines = Vec::new();
     let find = |name: &str| vcard.payloads.iter().find(|e| e.name() == name);
     let all = |name: &'static str| vcard.payloads.iter().filter(move |e| e.name() == name);
-    let full_name = find("FN")
-        .map(|e| e.text().trim().to_string())
-        .filter(|t| !t.is_empty())
-        .or_else(|| find("N").map(flatten).filter(|t| !t.is_empty()));
+    // A field's trimmed text, when it has any.
+    let text = |name: &str| {
+        find(name)
+            .map(|e| e.text().trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    let full_name = text("FN").or_else(|| find("N").map(flatten).filter(|t| !t.is_empty()));
     if let Some(n) = full_name {
         lines.push(format!("Full name: {n}"));
     }
-    if let Some(n) = find("NICKNAME")
-        .map(|e| e.text().trim().to_string())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(n) = text("NICKNAME") {
         lines.push(format!("Nickname: {n}"));
     }
-    if let Some(b) = find("BDAY")
-        .map(|e| e.text().trim().to_string())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(b) = text("BDAY") {
         lines.push(format!("Birthday: {b}"));
     }
     for e in all("EMAIL") {
@@ -144,16 +141,10 @@ pub fn vcard_lines(vcard: &VCard) -> Vec<String> {
     if let Some(o) = find("ORG").map(flatten).filter(|t| !t.is_empty()) {
         lines.push(format!("Organization: {o}"));
     }
-    if let Some(t) = find("TITLE")
-        .map(|e| e.text().trim().to_string())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(t) = text("TITLE") {
         lines.push(format!("Title: {t}"));
     }
-    if let Some(d) = find("DESC")
-        .map(|e| e.text().trim().to_string())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(d) = text("DESC") {
         lines.push("Description:".into());
         lines.extend(d.lines().map(|l| format!("  {l}")));
     }

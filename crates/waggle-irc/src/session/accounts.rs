@@ -114,16 +114,7 @@ impl Session {
             a.commands = None;
             a.state = AccountState::Off;
         }
-        let mut changed = false;
-        for c in self.contacts.values_mut().filter(|c| c.account == id) {
-            if c.is_online() {
-                c.presence = Default::default();
-                changed = true;
-            }
-        }
-        if changed {
-            self.sync_control_channels(Some("Leaving..."));
-        }
+        self.contacts_offline(id, "Leaving...");
         self.leave_account_rooms(id);
     }
 
@@ -144,6 +135,20 @@ impl Session {
             .collect();
         for id in ids {
             self.start_account(id);
+        }
+    }
+
+    /// Mark an account's contacts offline; those shown quit with `reason`.
+    pub(crate) fn contacts_offline(&mut self, account: AccountId, reason: &str) {
+        let mut changed = false;
+        for c in self.contacts.values_mut().filter(|c| c.account == account) {
+            if c.is_online() {
+                c.presence = Default::default();
+                changed = true;
+            }
+        }
+        if changed {
+            self.sync_control_channels(Some(reason));
         }
     }
 

@@ -42,7 +42,8 @@ impl Session {
                 self.root_say(&format!("{tag} - {text}"));
             }
             Event::Disconnected { reconnect_in } => {
-                self.contacts_offline(account);
+                let reason = self.dropped_reason();
+                self.contacts_offline(account, &reason);
                 self.leave_account_rooms(account);
                 self.root_say(&format!("{tag} - Signing off.."));
                 if let Some(a) = self.account_mut(account) {
@@ -181,21 +182,13 @@ impl Session {
         }
     }
 
-    fn contacts_offline(&mut self, account: AccountId) {
-        let mut changed = false;
-        for c in self.contacts.values_mut().filter(|c| c.account == account) {
-            if c.is_online() {
-                c.presence = Default::default();
-                changed = true;
-            }
-        }
-        if changed {
-            let reason = if self.flag("simulate_netsplit") {
-                format!("{} {}", self.shared.config.name, "im.gateway")
-            } else {
-                "Leaving...".into()
-            };
-            self.sync_control_channels(Some(&reason));
+    /// The QUIT reason for contacts whose connection went away: a netsplit look
+    /// with `simulate_netsplit`, so clients fold the quits.
+    fn dropped_reason(&self) -> String {
+        if self.flag("simulate_netsplit") {
+            format!("{} im.gateway", self.shared.config.name)
+        } else {
+            "Leaving...".into()
         }
     }
 
@@ -214,11 +207,7 @@ impl Session {
                 .get(&(account, handle.clone()))
                 .is_some_and(|c| c.presence.state == PresenceState::Offline);
         if went_offline {
-            let reason = if self.flag("simulate_netsplit") {
-                format!("{} im.gateway", self.shared.config.name)
-            } else {
-                "Leaving...".into()
-            };
+            let reason = self.dropped_reason();
             self.sync_control_channels(Some(&reason));
         } else {
             self.sync_control_channels(None);

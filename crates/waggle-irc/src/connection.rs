@@ -178,7 +178,7 @@ async fn serve_registered(
     tracker: TaskTracker,
 ) {
     let cfg = &shared.config;
-    let nick_for_errors = info.nick.clone();
+
     let host = info.host.clone();
     let session = session::spawn(
         shared.clone(),
@@ -233,7 +233,10 @@ async fn serve_registered(
                 pinged = false;
                 match incoming {
                     Incoming::TooLong => {
-                        client.line(Line::new("417").prefix(&cfg.name).param(&nick_for_errors).param("Input line was too long"));
+                                                // The session answers, in order and with the nick as it is now.
+                        if session.send(SessionInput::TooLong).await.is_err() {
+                            return;
+                        }
                     }
                     Incoming::Invalid { reason, .. } => {
                         debug!(%reason, "invalid line");

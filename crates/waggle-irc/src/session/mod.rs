@@ -42,6 +42,8 @@ pub(crate) enum SessionInput {
     Irc(Box<Message>),
     /// The client said QUIT (with this reason): answer with ERROR and end.
     Quit(String),
+    /// The client sent a line over the length limit (it was discarded).
+    TooLong,
 }
 
 /// One user's state.
@@ -140,6 +142,9 @@ impl Session {
                                         Some(SessionInput::Irc(msg)) => {
                         self.handle_labeled(*msg).await;
                         self.monitor_refresh();
+                    }
+                                        Some(SessionInput::TooLong) => {
+                        self.send(self.numeric("417").param("Input line was too long"));
                     }
                     Some(SessionInput::Quit(reason)) => {
                         self.flush_paste();

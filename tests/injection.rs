@@ -46,6 +46,7 @@ async fn message_body_cannot_inject_lines() {
             kind: MessageKind::Normal,
             sent_at: None,
             from_self: false,
+            ids: Default::default(),
         })
         .await
         .unwrap();
@@ -56,6 +57,7 @@ async fn message_body_cannot_inject_lines() {
         kind: MessageKind::Action,
         sent_at: None,
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -226,6 +228,7 @@ async fn room_topic_occupants_and_messages_cannot_inject() {
             body: EVIL.into(),
             kind: MessageKind::Normal,
             sent_at: Some(std::time::SystemTime::UNIX_EPOCH),
+            ids: Default::default(),
         },
         Event::OccupantUpdated {
             room: room.clone(),

@@ -26,6 +26,7 @@ fn received(body: &str, kind: MessageKind) -> Event {
         kind,
         sent_at: None,
         from_self: false,
+        ids: Default::default(),
     }
 }
 
@@ -34,6 +35,7 @@ fn send(body: &str, kind: MessageKind) -> Command {
         to: "bob".into(),
         body: body.into(),
         kind,
+        id: None,
     }
 }
 
@@ -205,6 +207,7 @@ async fn delayed_message_with_server_time() {
         kind: MessageKind::Normal,
         sent_at: Some(sent_at),
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -231,6 +234,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
         kind: MessageKind::Normal,
         sent_at: Some(sent_at),
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -250,6 +254,7 @@ async fn own_messages_from_elsewhere_and_echo_message() {
         kind: MessageKind::Normal,
         sent_at: None,
         from_self: true,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -277,6 +282,7 @@ async fn message_from_an_unknown_handle() {
         kind: MessageKind::Normal,
         sent_at: None,
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -293,6 +299,7 @@ async fn message_from_an_unknown_handle() {
         kind: MessageKind::Normal,
         sent_at: None,
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();
@@ -310,6 +317,7 @@ async fn message_from_an_unknown_handle() {
         kind: MessageKind::Normal,
         sent_at: None,
         from_self: false,
+        ids: Default::default(),
     })
     .await
     .unwrap();

@@ -171,7 +171,8 @@ async fn rename_and_rename_del() {
         Command::SendMessage {
             to: "bob".into(),
             body: "hi".into(),
-            kind: waggle_core::MessageKind::Normal
+            kind: waggle_core::MessageKind::Normal,
+            id: None,
         }
     );
 

@@ -285,6 +285,7 @@ async fn block_and_allow() {
         to: "carol@localhost".into(),
         body: "barrier".into(),
         kind: waggle_core::MessageKind::Normal,
+        id: None,
     })
     .await
     .unwrap();
@@ -317,6 +318,7 @@ async fn block_and_allow() {
         to: "carol@localhost".into(),
         body: "barrier 2".into(),
         kind: waggle_core::MessageKind::Normal,
+        id: None,
     })
     .await
     .unwrap();

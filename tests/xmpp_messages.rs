@@ -67,6 +67,7 @@ async fn messages_both_ways() {
             to: "bob@localhost".into(),
             body: body.to_string(),
             kind,
+            id: None,
         })
         .await
         .unwrap();
@@ -217,6 +218,7 @@ async fn bounced_messages_are_reported() {
         to: "nobody@localhost".into(),
         body: "hello?".into(),
         kind: MessageKind::Normal,
+        id: None,
     })
     .await
     .unwrap();

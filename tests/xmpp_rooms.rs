@@ -102,6 +102,7 @@ async fn join_talk_topic_and_part() {
         room: RoomId(room("lounge")),
         body: "hello bob".into(),
         kind: MessageKind::Action,
+        id: None,
     })
     .await
     .unwrap();
@@ -440,6 +441,7 @@ async fn part_and_join_at_once_rejoins() {
         room: RoomId(room("cycle")),
         body: "still here".into(),
         kind: MessageKind::Normal,
+        id: None,
     })
     .await
     .unwrap();

@@ -46,6 +46,7 @@ fn spec(p: Option<&Prosody>, handle_domain: &str, extra: &[(&str, &str)]) -> Acc
         handle: format!("alice@{handle_domain}"),
         password: Secret("secret".into()),
         settings,
+        archive_cursors: Default::default(),
     }
 }
 

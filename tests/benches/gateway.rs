@@ -31,8 +31,7 @@ struct BenchBackend {
 }
 
 struct BenchAccount {
-    events: mpsc::Sender<(waggle_core::AccountId, Event)>,
-    id: waggle_core::AccountId,
+    events: waggle_core::EventSink,
     commands: mpsc::UnboundedReceiver<Command>,
 }
 
@@ -47,8 +46,7 @@ impl Backend for BenchBackend {
     async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError> {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.slot.lock().unwrap() = Some(BenchAccount {
-            events: ctx.events.clone(),
-            id: ctx.spec.id,
+            events: ctx.sink(),
             commands: rx,
         });
         ctx.emit(Event::LoggedIn).await;
@@ -179,19 +177,16 @@ async fn main() -> anyhow::Result<()> {
     };
     account
         .events
-        .send((
-            account.id,
-            Event::ContactUpdated(Contact {
-                handle: "bob@bench".into(),
-                presence: online,
-                ..Contact::default()
-            }),
-        ))
-        .await?;
+        .emit(Event::ContactUpdated(Contact {
+            handle: "bob@bench".into(),
+            presence: online,
+            ..Contact::default()
+        }))
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the session is gone"))?;
     alice.until("JOIN").await?;
     const MESSAGES: usize = 20_000;
     let events = account.events.clone();
-    let id = account.id;
     let t = Instant::now();
     let producer = tokio::spawn(async move {
         for i in 0..MESSAGES {
@@ -201,8 +196,9 @@ async fn main() -> anyhow::Result<()> {
                 kind: MessageKind::Normal,
                 sent_at: None,
                 from_self: false,
+                ids: Default::default(),
             };
-            if events.send((id, e)).await.is_err() {
+            if events.emit(e).await.is_none() {
                 break;
             }
         }

@@ -46,7 +46,7 @@ pub fn contact(handle: &str, state: PresenceState) -> Contact {
 struct Slot {
     id: AccountId,
     password: String,
-    events: mpsc::Sender<(AccountId, Event)>,
+    events: waggle_core::EventSink,
     commands: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>>,
 }
 
@@ -200,13 +200,11 @@ impl TestAccountHandle {
 
     /// Report an event as this account, as its IM server would cause it.
     pub async fn emit(&self, event: Event) -> Result<()> {
-        tokio::time::timeout(
-            DEFAULT_TIMEOUT,
-            self.slot.events.send((self.slot.id, event)),
-        )
-        .await
-        .context("event queue full")?
-        .map_err(|_| anyhow!("the session is gone"))
+        tokio::time::timeout(DEFAULT_TIMEOUT, self.slot.events.emit(event))
+            .await
+            .context("event queue full")?
+            .map(|_| ())
+            .ok_or_else(|| anyhow!("the session is gone"))
     }
 
     /// Report a contact with `handle` in presence `state` (no name, no group).
@@ -309,7 +307,7 @@ impl Backend for TestBackend {
             Slot {
                 id,
                 password: ctx.spec.password.0.clone(),
-                events: ctx.events.clone(),
+                events: ctx.sink(),
                 commands: Arc::new(tokio::sync::Mutex::new(rx)),
             },
         );

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::{AccountId, QuestionId, RoomId};
@@ -101,6 +103,21 @@ pub enum TypingState {
     Done,
 }
 
+/// The ids a protocol gives a message, so that the gateway recognises a message
+/// it has already logged (an archive replaying what arrived live, a room
+/// reflecting our own message) and knows where a catch-up should start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageIds {
+    /// The id the archive that holds the message gave it (XMPP: the XEP-0359
+    /// stanza-id by our own account for one-to-one messages, by the room for room
+    /// messages). It orders a catch-up: the last one the gateway logged is where
+    /// the next catch-up starts (see [`AccountSpec::archive_cursors`]).
+    pub archive: Option<String>,
+    /// The sender's own id (XMPP: XEP-0359 origin-id). For messages the gateway
+    /// sent it is the gateway's `msgid` ([`Command::SendMessage::id`]).
+    pub origin: Option<String>,
+}
+
 /// What the core asks a backend to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -112,6 +129,10 @@ pub enum Command {
         body: String,
         /// Plain, action or notice.
         kind: MessageKind,
+        /// The gateway's id for the message (its `msgid`): protocols that carry a
+        /// sender-chosen id (XMPP's origin-id) send this one, so that the copy an
+        /// archive hands back later is recognised as the same message.
+        id: Option<String>,
     },
     /// Send a message to a joined room.
     SendRoomMessage {
@@ -121,6 +142,9 @@ pub enum Command {
         body: String,
         /// Plain, action or notice.
         kind: MessageKind,
+        /// The gateway's id for the message, as for [`Command::SendMessage`]; the
+        /// room's reflection of it carries it back.
+        id: Option<String>,
     },
     /// Tell a contact we are typing.
     SendTyping {
@@ -316,6 +340,8 @@ pub enum Event {
         sent_at: Option<SystemTime>,
         /// Sent by the account itself from another client.
         from_self: bool,
+        /// The message's ids, for catch-up cursors and de-duplication.
+        ids: MessageIds,
     },
     /// A contact's typing state changed.
     TypingChanged {
@@ -393,6 +419,8 @@ pub enum Event {
         kind: MessageKind,
         /// When it was sent (room history).
         sent_at: Option<SystemTime>,
+        /// The message's ids, for catch-up cursors and de-duplication.
+        ids: MessageIds,
     },
     /// A room's topic changed.
     TopicChanged {
@@ -498,6 +526,12 @@ pub struct AccountSpec {
     pub password: Secret,
     /// The account's settings (explicitly set ones; defaults come from the backend's defs).
     pub settings: BTreeMap<String, String>,
+    /// Where each archive's catch-up starts: the archive id
+    /// ([`MessageIds::archive`]) of the last message the gateway logged from it,
+    /// keyed by archive (`""` for the account's own archive, a room's id for a
+    /// room's). Empty when nothing was logged yet (a first catch-up fetches only
+    /// what the protocol considers recent, or nothing).
+    pub archive_cursors: BTreeMap<String, String>,
 }
 
 impl AccountSpec {
@@ -534,6 +568,71 @@ impl BackendError {
     }
 }
 
+/// One event from an account, numbered in the order the account emitted it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendEvent {
+    /// The account it comes from.
+    pub account: AccountId,
+    /// Its number: 1 for the first event of an account context, then counting up.
+    pub seq: u64,
+    /// What happened.
+    pub event: Event,
+}
+
+/// The core's side of an account's events: the core marks each event handled
+/// once it is done with it (for a message: once it is durably logged), so that
+/// the backend may acknowledge it to the network only then.
+#[derive(Debug)]
+pub struct EventAck {
+    handled: watch::Sender<u64>,
+}
+
+impl EventAck {
+    /// Every event up to and including `seq` has been handled.
+    pub fn handled(&self, seq: u64) {
+        self.handled.send_if_modified(|current| {
+            if seq > *current {
+                *current = seq;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Where an account's events go: numbered in queue order. Cloneable, so a
+/// backend's helper tasks (or a test playing the backend) can emit too.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    account: AccountId,
+    tx: mpsc::Sender<BackendEvent>,
+    /// The number of the last event emitted; locked while an event is numbered
+    /// and queued, so numbers follow the queue's order.
+    emitted: Arc<Mutex<u64>>,
+}
+
+impl EventSink {
+    /// Report an event and return its number; `None` when the core is gone.
+    pub async fn emit(&self, event: Event) -> Option<u64> {
+        let permit = self.tx.reserve().await.ok()?;
+        let mut emitted = self.emitted.lock().unwrap_or_else(|e| e.into_inner());
+        *emitted += 1;
+        let seq = *emitted;
+        permit.send(BackendEvent {
+            account: self.account,
+            seq,
+            event,
+        });
+        Some(seq)
+    }
+
+    /// The number of the last event emitted so far.
+    pub fn emitted(&self) -> u64 {
+        *self.emitted.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// What a running account gets: its spec, its command queue and its event sink.
 ///
 /// The command receiver outlives one connection attempt, so commands queued while
@@ -545,15 +644,73 @@ pub struct AccountContext {
     /// Commands from the core, in order.
     pub commands: mpsc::Receiver<Command>,
     /// Events back to the core.
-    pub events: mpsc::Sender<(AccountId, Event)>,
+    sink: EventSink,
+    /// The number of the last event the core has handled.
+    handled: watch::Receiver<u64>,
     /// Cancelled when the account is switched off or the gateway stops.
     pub cancel: CancellationToken,
 }
 
 impl AccountContext {
+    /// A context for one account, and the acknowledgement handle the core keeps.
+    pub fn new(
+        spec: AccountSpec,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<BackendEvent>,
+        cancel: CancellationToken,
+    ) -> (AccountContext, EventAck) {
+        let (handled_tx, handled) = watch::channel(0);
+        let sink = EventSink {
+            account: spec.id,
+            tx: events,
+            emitted: Arc::new(Mutex::new(0)),
+        };
+        (
+            AccountContext {
+                spec,
+                commands,
+                sink,
+                handled,
+                cancel,
+            },
+            EventAck {
+                handled: handled_tx,
+            },
+        )
+    }
+
     /// Report an event; false when the core is gone (the backend should stop).
     pub async fn emit(&self, event: Event) -> bool {
-        self.events.send((self.spec.id, event)).await.is_ok()
+        self.sink.emit(event).await.is_some()
+    }
+
+    /// Report an event and return its number, to compare with
+    /// [`AccountContext::handled`] before acknowledging what it carried;
+    /// `None` when the core is gone.
+    pub async fn emit_numbered(&self, event: Event) -> Option<u64> {
+        self.sink.emit(event).await
+    }
+
+    /// A handle that emits into this account's numbered event stream.
+    pub fn sink(&self) -> EventSink {
+        self.sink.clone()
+    }
+
+    /// The number of the last event emitted so far.
+    pub fn emitted(&self) -> u64 {
+        self.sink.emitted()
+    }
+
+    /// The number of the last event the core has handled: every event up to it
+    /// is done with (messages logged durably), so it may be acknowledged.
+    pub fn handled(&self) -> u64 {
+        *self.handled.borrow()
+    }
+
+    /// A receiver that changes whenever [`AccountContext::handled`] moves, for a
+    /// backend loop to wait on beside its socket.
+    pub fn handled_watch(&self) -> watch::Receiver<u64> {
+        self.handled.clone()
     }
 }
 

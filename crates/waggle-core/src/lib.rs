@@ -3,10 +3,12 @@
 //! This crate owns the words both sides of the gateway share: identifiers, the
 //! [`backend`] seam (imperative [`Command`]s to a protocol, past-tense [`Event`]s
 //! back), the protocol [`registry`], the typed [`settings`] registry, the [`store`]
-//! trait with its records, and the [`reconnect`] supervisor. It opens no sockets,
+//! trait with its records, the [`history`] message log seam, and the [`reconnect`] supervisor. It opens no sockets,
 //! runs no SQL and knows nothing of IRC.
 
 pub mod backend;
+pub mod clock;
+pub mod history;
 pub mod ids;
 pub mod reconnect;
 pub mod registry;
@@ -14,12 +16,18 @@ pub mod settings;
 pub mod store;
 
 pub use backend::{
-    AccountContext, AccountSpec, Backend, BackendError, Capabilities, Command, Contact, Event,
-    MessageKind, Occupant, Presence, PresenceState, Role, Secret, TypingState,
+    AccountContext, AccountSpec, Backend, BackendError, BackendEvent, Capabilities, Command,
+    Contact, Event, EventAck, EventSink, MessageIds, MessageKind, Occupant, Presence,
+    PresenceState, Role, Secret, TypingState,
+};
+pub use history::{
+    Conversation, ConversationSummary, Direction, HistoryBound, HistoryQuery, HistoryStats,
+    LogEntry, LoggedMessage, MessageLog, Retention,
 };
 pub use ids::{AccountId, QuestionId, RoomId, UserId};
 pub use registry::ProtocolRegistry;
 pub use settings::{Scope, SettingDef, SettingError, SettingKind};
 pub use store::{
-    AccountRecord, ChannelRecord, ContactRecord, Store, StoreError, UserData, UserKey, UserSummary,
+    AccountRecord, ChannelRecord, ContactRecord, Store, StoreError, UnattendedLogin, UserData,
+    UserKey, UserSummary,
 };

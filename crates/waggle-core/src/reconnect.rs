@@ -205,7 +205,7 @@ mod tests {
         }
     }
 
-    use crate::backend::{AccountSpec, BackendError, Capabilities, Secret};
+    use crate::backend::{AccountSpec, BackendError, BackendEvent, Capabilities, Secret};
     use crate::ids::AccountId;
     use std::sync::Mutex;
     use tokio::sync::mpsc;
@@ -241,7 +241,7 @@ mod tests {
 
     fn context() -> (
         AccountContext,
-        mpsc::Receiver<(AccountId, Event)>,
+        mpsc::Receiver<BackendEvent>,
         CancellationToken,
     ) {
         let (_ctx_tx, commands) = mpsc::channel(1);
@@ -253,17 +253,10 @@ mod tests {
             handle: "me".into(),
             password: Secret("pw".into()),
             settings: Default::default(),
+            archive_cursors: Default::default(),
         };
-        (
-            AccountContext {
-                spec,
-                commands,
-                events,
-                cancel: cancel.clone(),
-            },
-            rx,
-            cancel,
-        )
+        let (ctx, _ack) = AccountContext::new(spec, commands, events, cancel.clone());
+        (ctx, rx, cancel)
     }
 
     #[tokio::test(start_paused = true)]
@@ -280,7 +273,7 @@ mod tests {
         };
         supervise(backend, ctx, policy).await;
         let mut events = Vec::new();
-        while let Ok((_, e)) = rx.try_recv() {
+        while let Ok(BackendEvent { event: e, .. }) = rx.try_recv() {
             events.push(e);
         }
         let reconnects: Vec<_> = events
@@ -309,7 +302,7 @@ mod tests {
         };
         supervise(backend, ctx, policy).await;
         let mut last = None;
-        while let Ok((_, e)) = rx.try_recv() {
+        while let Ok(BackendEvent { event: e, .. }) = rx.try_recv() {
             last = Some(e);
         }
         assert_eq!(last, Some(Event::Disconnected { reconnect_in: None }));
@@ -324,11 +317,11 @@ mod tests {
             backoff: Backoff::default(),
         };
         let task = tokio::spawn(supervise(backend, ctx, policy));
-        assert_eq!(rx.recv().await.map(|x| x.1), Some(Event::LoggedIn));
+        assert_eq!(rx.recv().await.map(|x| x.event), Some(Event::LoggedIn));
         cancel.cancel();
         let _ = task.await;
         assert_eq!(
-            rx.recv().await.map(|x| x.1),
+            rx.recv().await.map(|x| x.event),
             Some(Event::Disconnected { reconnect_in: None })
         );
     }

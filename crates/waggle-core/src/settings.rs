@@ -166,6 +166,11 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// The global setting with the away text used while no client is attached.
+pub const DETACH_AWAY: &str = "detach_away";
+/// The global setting with the days a user's message history is kept.
+pub const HISTORY_DAYS: &str = "history_days";
+
 use Scope::{Account, Channel, Global};
 use SettingKind::{Bool, Choice, Int, Str};
 
@@ -214,6 +219,13 @@ pub static GLOBAL: &[SettingDef] = &[
         "Where a line without a nick: prefix in the control channel goes: to root, or to the last contact addressed.",
     ),
     SettingDef::new(
+        DETACH_AWAY,
+        Global,
+        Some("Detached"),
+        Str,
+        "Your away message on every IM account while no IRC client is attached; empty keeps your presence as it is. Attaching a client restores it.",
+    ),
+    SettingDef::new(
         "display_namechanges",
         Global,
         Some("false"),
@@ -233,6 +245,13 @@ pub static GLOBAL: &[SettingDef] = &[
         Some("add_channel"),
         Choice(&["root", "add", "add_private", "add_channel", "ignore"]),
         "What to do with messages from people not on the buddy list: show them through root, add them (in a query or the channel), or ignore them.",
+    ),
+    SettingDef::new(
+        HISTORY_DAYS,
+        Global,
+        Some("90"),
+        Int,
+        "Days your message history is kept (for backlog on attach and CHATHISTORY); the instance may keep less.",
     ),
     SettingDef::new(
         "ignore_auth_requests",

@@ -184,4 +184,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delete a channel.
     async fn delete_channel(&self, user: UserId, name: &str) -> Result<(), StoreError>;
+
+    /// The users who can be started without their password: when the store was
+    /// opened with the instance's unattended key, every user whose data key is
+    /// also wrapped under it (done at each successful `authenticate`), with their
+    /// name and unwrapped data key. Empty without an unattended key.
+    async fn unattended_logins(&self) -> Result<Vec<UnattendedLogin>, StoreError>;
+
+    /// Whether a user still exists with the same data key (the admin may delete
+    /// a user or reset their password while they are running): false when the
+    /// user is gone or their key was replaced.
+    async fn login_valid(&self, user: UserId, key: &UserKey) -> Result<bool, StoreError>;
+}
+
+/// A user the gateway may start unattended.
+#[derive(Debug, Clone)]
+pub struct UnattendedLogin {
+    /// The user.
+    pub id: UserId,
+    /// Their login name.
+    pub name: String,
+    /// Their data key.
+    pub key: UserKey,
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use waggle_core::{
-    AccountRecord, ChannelRecord, ContactRecord, Store, StoreError, UserData, UserId, UserKey,
-    UserSummary,
+    AccountRecord, ChannelRecord, ContactRecord, Store, StoreError, UnattendedLogin, UserData,
+    UserId, UserKey, UserSummary,
 };
 
 use crate::crypto;
@@ -189,5 +189,19 @@ impl Store for SqliteStore {
 
     async fn delete_channel(&self, user: UserId, name: &str) -> Result<(), StoreError> {
         self.delete_channel_impl(user, name).await
+    }
+
+    async fn unattended_logins(&self) -> Result<Vec<UnattendedLogin>, StoreError> {
+        // This store is never opened with an unattended key yet.
+        Ok(Vec::new())
+    }
+
+    async fn login_valid(&self, user: UserId, _key: &UserKey) -> Result<bool, StoreError> {
+        let (exists,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(exists)
     }
 }

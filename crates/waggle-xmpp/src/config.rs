@@ -265,6 +265,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
+            archive_cursors: Default::default(),
         }
     }
 

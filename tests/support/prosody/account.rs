@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use waggle_core::reconnect::{Backoff, ReconnectPolicy, supervise};
 use waggle_core::{
-    AccountContext, AccountId, AccountSpec, Backend, BackendError, Command, Event, Secret,
+    AccountContext, AccountId, AccountSpec, Backend, BackendError, BackendEvent, Command, Event,
+    EventAck, Secret,
 };
 use waggle_xmpp::XmppBackend;
 
@@ -39,12 +40,15 @@ pub fn spec(prosody: &Prosody, user: &str, password: &str, extra: &[(&str, &str)
         handle: format!("{user}@{DOMAIN}"),
         password: Secret(password.into()),
         settings,
+        archive_cursors: Default::default(),
     }
 }
 
 /// A running account.
 pub struct BackendAccount {
-    events: mpsc::Receiver<(AccountId, Event)>,
+    events: mpsc::Receiver<BackendEvent>,
+    /// Plays the core: every event is handled as soon as it is read.
+    ack: EventAck,
     commands: mpsc::Sender<Command>,
     cancel: CancellationToken,
     task: Option<JoinHandle<Option<Result<(), BackendError>>>>,
@@ -56,14 +60,10 @@ impl BackendAccount {
         let (cmd_tx, commands) = mpsc::channel(64);
         let (events, ev_rx) = mpsc::channel(1024);
         let cancel = CancellationToken::new();
-        let ctx = AccountContext {
-            spec,
-            commands,
-            events,
-            cancel: cancel.clone(),
-        };
+        let (ctx, ack) = AccountContext::new(spec, commands, events, cancel.clone());
         let me = BackendAccount {
             events: ev_rx,
+            ack,
             commands: cmd_tx,
             cancel,
             task: None,
@@ -133,7 +133,8 @@ impl BackendAccount {
         loop {
             let got = tokio::time::timeout_at(deadline, self.events.recv()).await;
             match got {
-                Ok(Some((_, e))) => {
+                Ok(Some(BackendEvent { seq, event: e, .. })) => {
+                    self.ack.handled(seq);
                     self.seen.push(e.clone());
                     if f(&e) {
                         return Ok(e);
@@ -161,7 +162,8 @@ impl BackendAccount {
         let task = self.task.take().ok_or_else(|| anyhow!("no task"))?;
         match tokio::time::timeout(EVENT_TIMEOUT, task).await {
             Ok(Ok(Some(r))) => {
-                while let Ok((_, e)) = self.events.try_recv() {
+                while let Ok(BackendEvent { seq, event: e, .. }) = self.events.try_recv() {
+                    self.ack.handled(seq);
                     self.seen.push(e);
                 }
                 Ok(r)

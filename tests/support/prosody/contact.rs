@@ -77,6 +77,7 @@ impl XmppContact {
             handle: jid.to_string(),
             password: waggle_core::Secret(password.into()),
             settings: prosody.account_settings().into_iter().collect(),
+            archive_cursors: Default::default(),
         };
         let cfg = waggle_xmpp::AccountConfig::from_spec(&spec)?;
         let connector = waggle_xmpp::XmppConnector::new(&cfg)?;

@@ -193,6 +193,7 @@ async fn add(s: &mut Session, args: &[String]) {
         state: AccountState::Off,
         commands: None,
         cancel: None,
+        ack: None,
     });
     s.save_account(id).await;
     s.root_say(&format!("Account successfully added with tag {tag}"));

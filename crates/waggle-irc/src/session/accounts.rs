@@ -72,15 +72,11 @@ impl Session {
             handle: acc.rec.handle.clone(),
             password: Secret(password.0.clone()),
             settings,
+            archive_cursors: Default::default(),
         };
         let (tx, rx) = mpsc::channel(1024);
         let cancel = self.cancel.child_token();
-        let ctx = AccountContext {
-            spec,
-            commands: rx,
-            events: self.events_tx.clone(),
-            cancel: cancel.clone(),
-        };
+        let (ctx, ack) = AccountContext::new(spec, rx, self.events_tx.clone(), cancel.clone());
         let span = tracing::info_span!("account", id = id.0, proto = %acc.rec.protocol);
         let policy = ReconnectPolicy {
             auto_reconnect,
@@ -100,6 +96,7 @@ impl Session {
         if let Some(a) = self.account_mut(id) {
             a.commands = Some(tx);
             a.cancel = Some(cancel);
+            a.ack = Some(ack);
             a.state = AccountState::Connecting;
         }
         true

@@ -70,6 +70,7 @@ impl Session {
                 kind,
                 sent_at,
                 from_self,
+                ids: _,
             } => {
                 self.message_received(account, &from, &body, kind, sent_at, from_self)
                     .await
@@ -134,6 +135,7 @@ impl Session {
                 body,
                 kind,
                 sent_at,
+                ids: _,
             } => {
                 let Some(name) = self.chat_channel_for(account, &room) else {
                     return;

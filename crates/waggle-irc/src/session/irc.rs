@@ -303,9 +303,15 @@ impl Session {
                 let Some((account, room)) = ch.room.clone() else {
                     return;
                 };
-                if let Err(e) =
-                    self.send_command(account, Command::SendRoomMessage { room, body, kind })
-                {
+                if let Err(e) = self.send_command(
+                    account,
+                    Command::SendRoomMessage {
+                        room,
+                        body,
+                        kind,
+                        id: None,
+                    },
+                ) {
                     self.send_failed(&target, e);
                 }
                 return;

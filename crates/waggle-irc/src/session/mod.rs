@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span};
+use waggle_core::AccountId;
 use waggle_core::settings::{self, SettingDef};
-use waggle_core::{AccountId, Event};
 
 use crate::caps::{Cap, CapSet};
 use crate::connection::ClientTx;
@@ -74,7 +74,7 @@ pub(crate) struct Session {
     /// While a labeled command is handled: its label and the reply lines so far.
     pub label: std::sync::Mutex<Option<(String, Vec<Line>)>>,
     pub next_batch: u64,
-    pub events_tx: mpsc::Sender<(AccountId, Event)>,
+    pub events_tx: mpsc::Sender<waggle_core::BackendEvent>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -134,7 +134,7 @@ impl Session {
     async fn run(
         &mut self,
         mut rx: mpsc::Receiver<SessionInput>,
-        mut events: mpsc::Receiver<(AccountId, Event)>,
+        mut events: mpsc::Receiver<waggle_core::BackendEvent>,
     ) {
         loop {
             tokio::select! {
@@ -157,8 +157,11 @@ impl Session {
                     }
                     None => return,
                 },
-                                Some((account, event)) = events.recv() => {
+                                Some(waggle_core::BackendEvent { account, seq, event }) = events.recv() => {
                     self.handle_event(account, event).await;
+                    if let Some(ack) = self.account_by_id(account).and_then(|a| a.ack.as_ref()) {
+                        ack.handled(seq);
+                    }
                     self.monitor_refresh();
                 }
                 _ = tokio::time::sleep_until(self.paste.as_ref().map(|p| p.deadline).unwrap_or_else(tokio::time::Instant::now)), if self.paste.is_some() => self.flush_paste(),

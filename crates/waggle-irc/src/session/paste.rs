@@ -84,6 +84,7 @@ impl Session {
                 to: handle,
                 body,
                 kind,
+                id: None,
             },
         ) {
             self.send_failed(nick, e);

@@ -171,6 +171,7 @@ impl Session {
                     state: AccountState::Off,
                     commands: None,
                     cancel: None,
+                    ack: None,
                 });
             }
             for c in data.contacts {

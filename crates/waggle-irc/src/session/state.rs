@@ -22,6 +22,8 @@ pub(crate) struct Account {
     pub state: AccountState,
     pub commands: Option<mpsc::Sender<Command>>,
     pub cancel: Option<CancellationToken>,
+    /// Where handled events of the running account are acknowledged.
+    pub ack: Option<waggle_core::EventAck>,
 }
 
 impl Account {

@@ -100,6 +100,7 @@ impl Engine {
                         body: text,
                         kind,
                         sent_at: None,
+                        ids: Default::default(),
                     }
                 } else {
                     Event::MessageReceived {
@@ -108,6 +109,7 @@ impl Engine {
                         kind,
                         sent_at: None,
                         from_self: false,
+                        ids: Default::default(),
                     }
                 };
                 self.emit(event);

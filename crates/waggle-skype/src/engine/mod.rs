@@ -203,7 +203,12 @@ impl Engine {
     /// Handle one command from the core.
     pub fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::SendMessage { to, body, kind } => {
+            Command::SendMessage {
+                to,
+                body,
+                kind,
+                id: _,
+            } => {
                 let console = to.eq_ignore_ascii_case(CONSOLE);
                 for line in protocol::body_lines(&body) {
                     if console {
@@ -214,7 +219,12 @@ impl Engine {
                     }
                 }
             }
-            Command::SendRoomMessage { room, body, kind } => {
+            Command::SendRoomMessage {
+                room,
+                body,
+                kind,
+                id: _,
+            } => {
                 for line in protocol::body_lines(&body) {
                     let text = with_kind(&line, kind);
                     self.send(protocol::chat_message(&room.0, &text));

@@ -19,6 +19,7 @@ fn engine(settings: &[(&str, &str)]) -> Engine {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
+        archive_cursors: Default::default(),
     };
     match SkypeConfig::from_spec(&spec) {
         Ok(cfg) => Engine::new(cfg, "alice"),
@@ -164,6 +165,7 @@ fn received_messages_are_fetched_delivered_and_marked_seen() {
             kind: MessageKind::Normal,
             sent_at: None,
             from_self: false,
+            ids: Default::default(),
         }]
     );
     assert_eq!(lines(&out), vec!["SET CHATMESSAGE 293 SEEN"]);
@@ -206,6 +208,7 @@ fn edits_get_the_prefix_and_emotes_are_actions() {
         to: "bob".into(),
         body: "waves".into(),
         kind: MessageKind::Action,
+        id: None,
     });
     assert_eq!(lines(&e.drain()), vec!["MESSAGE bob /me waves"]);
 }
@@ -483,6 +486,7 @@ fn console_in_and_out() {
         to: "skypeconsole".into(),
         body: "GET USER bob MOOD_TEXT".into(),
         kind: MessageKind::Normal,
+        id: None,
     });
     assert_eq!(lines(&e.drain()), vec!["GET USER bob MOOD_TEXT"]);
     let out = feed(&mut e, &["PING", "USER bob MOOD_TEXT busy"]);

@@ -18,7 +18,12 @@ impl Session<'_> {
     /// cannot be done is reported to the user as [`Event::Error`].
     pub(super) async fn command(&mut self, cmd: Command) -> Result<(), XmppError> {
         match cmd {
-            Command::SendMessage { to, body, kind } => {
+            Command::SendMessage {
+                to,
+                body,
+                kind,
+                id: _,
+            } => {
                 let Some(to) = self.jid(&to).await else {
                     return Ok(());
                 };
@@ -29,7 +34,12 @@ impl Session<'_> {
                 };
                 self.send(msg::chat(to, &body, kind)).await
             }
-            Command::SendRoomMessage { room, body, kind } => {
+            Command::SendRoomMessage {
+                room,
+                body,
+                kind,
+                id: _,
+            } => {
                 let Some(jid) = self.joined_room(&room).await else {
                     return Ok(());
                 };

@@ -127,6 +127,7 @@ impl Session<'_> {
                     kind: c.kind,
                     sent_at: c.sent_at,
                     from_self: c.from_self,
+                    ids: Default::default(),
                 })
                 .await
             }

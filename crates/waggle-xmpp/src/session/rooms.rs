@@ -312,6 +312,7 @@ impl Session<'_> {
                     body,
                     kind: line.kind,
                     sent_at: line.sent_at,
+                    ids: Default::default(),
                 },
                 None => Event::Notice {
                     text: format!("{id}: {body}"),

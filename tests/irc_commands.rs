@@ -34,9 +34,10 @@ async fn nickserv_aliases_register_and_identify() {
     assert_any(&c.sync().await.unwrap(), "Account successfully created");
 
     let mut d = gw.client("alice").await.unwrap();
-    // The first session still holds the login.
+    // A second client identifying attaches to the running user.
     d.send("NS identify s3cret").await.unwrap();
-    assert_any(&d.sync().await.unwrap(), "already logged in");
+    assert_any(&d.sync().await.unwrap(), "Password accepted");
+    d.quit().await.unwrap();
     c.quit().await.unwrap();
 
     let mut e = gw.client("alice").await.unwrap();

@@ -5,7 +5,9 @@
 use std::time::{Duration, SystemTime};
 
 use waggle_core::{Command, Event, MessageKind, PresenceState};
-use waggle_tests::{IrcClient, Msg, TestAccountHandle, TestGateway, assert_any, canon, pred};
+use waggle_tests::{
+    IrcClient, Msg, TestAccountHandle, TestGateway, assert_any, canon, pred, strip_id,
+};
 
 async fn setup(caps: &[&str]) -> (TestGateway, IrcClient, TestAccountHandle) {
     let gw = TestGateway::start_default().await.unwrap();
@@ -54,22 +56,22 @@ async fn privmsg_to_a_contact_becomes_send_message() {
     let (_gw, mut c, acc) = setup(&[]).await;
     c.send("PRIVMSG bob :hello there").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("hello there", MessageKind::Normal)
     );
     c.send("PRIVMSG BOB :case does not matter").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("case does not matter", MessageKind::Normal)
     );
     c.send("PRIVMSG bob :\x01ACTION waves\x01").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("waves", MessageKind::Action)
     );
     c.send("NOTICE bob :psst").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("psst", MessageKind::Notice)
     );
 }
@@ -154,14 +156,14 @@ async fn addressing_a_contact_in_the_control_channel() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("hi from the channel", MessageKind::Normal)
     );
     c.send("PRIVMSG &bitlbee :bob, comma works too")
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("comma works too", MessageKind::Normal)
     );
     // The answer comes back where we talked, addressed to us.
@@ -178,7 +180,7 @@ async fn addressing_a_contact_in_the_control_channel() {
     c.root("set default_target last").await.unwrap();
     c.send("PRIVMSG &bitlbee :no address").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("no address", MessageKind::Normal)
     );
 }
@@ -216,12 +218,19 @@ async fn delayed_message_with_server_time() {
         canon(&l),
         "@time=2020-09-13T12:26:40.000Z :bob!bob@test.example PRIVMSG alice :from the past"
     );
-    // Not delayed: no tag.
+    // Not delayed: stamped with the time it arrived, with its msgid.
+    let before = SystemTime::now() - Duration::from_secs(1);
     acc.emit(received("now", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":now").await.unwrap();
-    assert!(!l.starts_with('@'), "{l}");
+    let msg = Msg::parse(&l);
+    let stamp = msg.tag("time").unwrap_or_default();
+    let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+        .map(SystemTime::from)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    assert!(at >= before && at <= SystemTime::now(), "{l}");
+    assert!(msg.tag("msgid").is_none(), "msgid needs message-tags: {l}");
 }
 
 #[tokio::test]
@@ -268,7 +277,7 @@ async fn own_messages_from_elsewhere_and_echo_message() {
     let l = c.expect("echoed").await.unwrap();
     assert_eq!(canon(&l), ":alice!alice@127.0.0.1 PRIVMSG bob :echoed");
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         send("echoed", MessageKind::Normal)
     );
 }

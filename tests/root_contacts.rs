@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use waggle_core::{Command, Contact, Event, Presence, PresenceState, QuestionId};
-use waggle_tests::{IrcClient, TestAccountHandle, TestGateway, assert_any, assert_none};
+use waggle_tests::{IrcClient, TestAccountHandle, TestGateway, assert_any, assert_none, strip_id};
 
 async fn setup() -> (TestGateway, IrcClient, TestAccountHandle) {
     let gw = TestGateway::start_default().await.unwrap();
@@ -33,7 +33,7 @@ async fn add_and_add_tmp() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::AddContact {
             handle: "carol".into(),
             group: None
@@ -101,7 +101,7 @@ async fn remove_a_contact() {
     );
     assert_any(&lines, ":bob!bob@test.example PART &bitlbee");
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::RemoveContact {
             handle: "bob".into()
         }
@@ -123,7 +123,7 @@ async fn info_about_a_contact() {
         .unwrap();
     c.root("info bob").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::GetInfo {
             handle: "bob".into()
         }
@@ -141,7 +141,7 @@ async fn info_about_a_contact() {
 
     c.root("info test carol").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::GetInfo {
             handle: "carol".into()
         }
@@ -167,7 +167,7 @@ async fn rename_and_rename_del() {
     assert_any(&c.root_texts(&lines), "Nick successfully changed");
     c.send("PRIVMSG bobby :hi").await.unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::SendMessage {
             to: "bob".into(),
             body: "hi".into(),
@@ -213,7 +213,7 @@ async fn block_and_allow() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::Block {
             handle: "bob".into()
         }
@@ -222,7 +222,7 @@ async fn block_and_allow() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::Allow {
             handle: "bob".into()
         }
@@ -234,7 +234,7 @@ async fn block_and_allow() {
     .await
     .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::Block {
             handle: "mallory".into()
         }
@@ -303,7 +303,7 @@ async fn questions_yes_no_qlist() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::AnswerQuestion {
             id: QuestionId(8),
             accept: false
@@ -313,7 +313,7 @@ async fn questions_yes_no_qlist() {
         .await
         .unwrap();
     assert_eq!(
-        acc.next_command().await.unwrap(),
+        strip_id(acc.next_command().await.unwrap()),
         Command::AnswerQuestion {
             id: QuestionId(7),
             accept: true

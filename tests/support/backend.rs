@@ -41,6 +41,28 @@ pub fn contact(handle: &str, state: PresenceState) -> Contact {
     }
 }
 
+/// A command with the gateway's message id taken out, to compare with an
+/// expected one (the id is random; tests that care read it from the command).
+pub fn strip_id(cmd: Command) -> Command {
+    match cmd {
+        Command::SendMessage { to, body, kind, .. } => Command::SendMessage {
+            to,
+            body,
+            kind,
+            id: None,
+        },
+        Command::SendRoomMessage {
+            room, body, kind, ..
+        } => Command::SendRoomMessage {
+            room,
+            body,
+            kind,
+            id: None,
+        },
+        other => other,
+    }
+}
+
 /// One running account, as the hub knows it.
 #[derive(Clone)]
 struct Slot {

@@ -110,8 +110,13 @@ impl RunningGateway {
         registry: ProtocolRegistry,
     ) -> Result<RunningGateway> {
         let store = Arc::new(SqliteStore::open(db_path).await.context("open the store")?);
-        let gateway =
-            Gateway::new(config, store.clone() as Arc<dyn Store>, registry).context("gateway")?;
+        let gateway = Gateway::new(
+            config,
+            store.clone() as Arc<dyn Store>,
+            Arc::new(waggle_irc::MemoryLog::default()),
+            registry,
+        )
+        .context("gateway")?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("bind 127.0.0.1:0")?;

@@ -22,7 +22,7 @@ pub mod skyped;
 
 use std::time::Duration;
 
-pub use backend::{TestAccountHandle, TestBackend, TestHub, contact};
+pub use backend::{TestAccountHandle, TestBackend, TestHub, contact, strip_id};
 pub use client::{IrcClient, Matcher, Msg, Pred, canon, line_contains, pred};
 pub use gateway::{GatewayOptions, RunningGateway, TestGateway};
 

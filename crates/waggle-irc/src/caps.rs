@@ -5,6 +5,8 @@ pub const SUPPORTED: &[(&str, &str)] = &[
     ("away-notify", ""),
     ("batch", ""),
     ("cap-notify", ""),
+    ("draft/chathistory", ""),
+    ("draft/read-marker", ""),
     ("echo-message", ""),
     ("extended-join", ""),
     ("labeled-response", ""),
@@ -27,6 +29,10 @@ pub enum Cap {
     CapNotify,
     /// `echo-message`
     EchoMessage,
+    /// `draft/chathistory`
+    Chathistory,
+    /// `draft/read-marker`
+    ReadMarker,
     /// `extended-join`
     ExtendedJoin,
     /// `labeled-response`
@@ -53,6 +59,8 @@ impl Cap {
             "batch" => Cap::Batch,
             "cap-notify" => Cap::CapNotify,
             "echo-message" => Cap::EchoMessage,
+            "draft/chathistory" => Cap::Chathistory,
+            "draft/read-marker" => Cap::ReadMarker,
             "extended-join" => Cap::ExtendedJoin,
             "labeled-response" => Cap::LabeledResponse,
             "message-tags" => Cap::MessageTags,
@@ -65,14 +73,14 @@ impl Cap {
         })
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
 /// The set of capabilities a client enabled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CapSet(u16);
+pub struct CapSet(u32);
 
 impl CapSet {
     /// Whether `cap` is enabled.
@@ -113,6 +121,54 @@ pub fn apply_req(current: CapSet, req: &str) -> Option<CapSet> {
         next.set(Cap::from_name(name)?, on);
     }
     any.then_some(next)
+}
+
+/// The answer to a client's `CAP` command (`LS`, `LIST`, `REQ`; `END` needs
+/// none), during registration or after it: the one implementation of both.
+/// `LS 302` switches the client to 302 (with cap-notify implied).
+pub fn answer(
+    server: &str,
+    target: &str,
+    input: &crate::input::Input,
+    caps: &mut CapSet,
+    cap_302: &mut bool,
+) -> Vec<crate::line::Line> {
+    use crate::line::Line;
+    let reply = |sub: &str, list: String| {
+        Line::new("CAP")
+            .prefix(server)
+            .param(target)
+            .param(sub)
+            .param(list)
+    };
+    match input.arg(0).to_ascii_uppercase().as_str() {
+        "LS" => {
+            if input.arg(1).parse::<u32>().is_ok_and(|v| v >= 302) {
+                *cap_302 = true;
+                caps.set(Cap::CapNotify, true);
+            }
+            vec![reply("LS", ls_list(*cap_302))]
+        }
+        "LIST" => vec![reply("LIST", caps.names())],
+        "REQ" => {
+            let req = input.arg(1).to_string();
+            match apply_req(*caps, &req) {
+                Some(next) => {
+                    *caps = next;
+                    vec![reply("ACK", req)]
+                }
+                None => vec![reply("NAK", req)],
+            }
+        }
+        "END" => Vec::new(),
+        _ => vec![
+            Line::new("410")
+                .prefix(server)
+                .param(target)
+                .param(input.arg(0))
+                .param("Invalid CAP command"),
+        ],
+    }
 }
 
 /// The `CAP LS` list, with values for 302 clients.

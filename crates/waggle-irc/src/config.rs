@@ -34,11 +34,15 @@ pub struct ServerConfig {
     pub ping_interval: Duration,
     /// Drop the client after this long without a line.
     pub ping_timeout: Duration,
-    /// Lines a client may send in a burst before throttling starts.
+    /// A connection must finish registering within this time.
+    pub registration_timeout: Duration,
+    /// Messages a user may send to IM networks at once before the rate applies.
     pub flood_burst: u32,
-    /// Lines per second a client may send once throttled.
+    /// Messages per second a user may send to IM networks after the burst;
+    /// beyond it their lines wait (they are never dropped) and the client is told.
     pub flood_rate: u32,
-    /// Lines a throttled client may have waiting before it is dropped.
+    /// Lines a connection may send before it has registered; one that sends
+    /// more is dropped (Excess Flood).
     pub flood_max_queue: u32,
     /// Outgoing lines queued for a slow client before it is dropped (SendQ).
     pub sendq_lines: usize,
@@ -55,9 +59,10 @@ impl Default for ServerConfig {
             max_connections: 1000,
             ping_interval: Duration::from_secs(180),
             ping_timeout: Duration::from_secs(300),
-            flood_burst: 20,
-            flood_rate: 5,
-            flood_max_queue: 100,
+            registration_timeout: Duration::from_secs(60),
+            flood_burst: 2000,
+            flood_rate: 1000,
+            flood_max_queue: 200,
             sendq_lines: 4096,
         }
     }

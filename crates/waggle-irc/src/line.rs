@@ -63,6 +63,24 @@ impl Line {
         self
     }
 
+    /// Keep only the tags `keep` accepts.
+    pub fn retain_tags(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.tags.retain(|(k, _)| keep(k));
+    }
+
+    /// The value of a tag, if the line carries it.
+    pub fn tag_value(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The command or numeric.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
     /// The line as sent, without CRLF.
     pub fn to_wire(&self) -> String {
         let mut out = String::with_capacity(64);

@@ -9,7 +9,7 @@ use waggle_core::{UserId, store::UserKey};
 use crate::caps::{self, Cap, CapSet};
 use crate::codec::Incoming;
 use crate::config::AuthMode;
-use crate::connection::ClientTx;
+use crate::conn::ClientTx;
 use crate::input::Input;
 use crate::line::Line;
 use crate::nick::is_valid_nick;
@@ -36,13 +36,34 @@ pub(crate) struct ClientInfo {
     pub login: Option<Login>,
     /// A PASS to try as `identify` (open and registered modes).
     pub identify_with: Option<String>,
+    /// The name the client gave itself (`alice@phone` in SASL or USER), for its
+    /// own read position; empty without one.
+    pub client_name: String,
+}
+
+/// Split `login@client` into the login and a client name; the client name keeps
+/// letters, digits, `.`, `_` and `-` (at most 32), anything else means no name.
+pub(crate) fn split_client_name(name: &str) -> (String, String) {
+    match name.rsplit_once('@') {
+        Some((login, client))
+            if !login.is_empty()
+                && !client.is_empty()
+                && client.len() <= 32
+                && client
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
+        {
+            (login.to_string(), client.to_string())
+        }
+        _ => (name.to_string(), String::new()),
+    }
 }
 
 /// What the connection does next.
 pub(crate) enum Step {
     Continue,
     Close,
-    Done(ClientInfo),
+    Done(Box<ClientInfo>),
 }
 
 pub(crate) struct Registration {
@@ -57,6 +78,7 @@ pub(crate) struct Registration {
     caps: CapSet,
     sasl_buffer: Option<String>,
     login: Option<Login>,
+    client_name: String,
 }
 
 impl Registration {
@@ -73,11 +95,8 @@ impl Registration {
             caps: CapSet::default(),
             sasl_buffer: None,
             login: None,
+            client_name: String::new(),
         }
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
     }
 
     fn target(&self) -> String {
@@ -176,66 +195,21 @@ impl Registration {
     }
 
     fn cap(&mut self, input: &Input) {
+        let sub = input.arg(0).to_ascii_uppercase();
+        if matches!(sub.as_str(), "LS" | "REQ") {
+            self.negotiating = true;
+        }
+        if sub == "END" {
+            self.negotiating = false;
+            if self.sasl_buffer.take().is_some() {
+                // The client gave up on SASL: abort it, then register.
+                self.send(self.numeric("906").param("SASL authentication aborted"));
+            }
+        }
         let name = self.shared.config.name.clone();
         let target = self.target();
-        let sub = input.arg(0).to_ascii_uppercase();
-        match sub.as_str() {
-            "LS" => {
-                self.negotiating = true;
-                if input.arg(1).parse::<u32>().is_ok_and(|v| v >= 302) {
-                    self.cap_302 = true;
-                    self.caps.set(Cap::CapNotify, true);
-                }
-                self.send(
-                    Line::new("CAP")
-                        .prefix(name)
-                        .param(target)
-                        .param("LS")
-                        .param(caps::ls_list(self.cap_302)),
-                );
-            }
-            "LIST" => {
-                self.send(
-                    Line::new("CAP")
-                        .prefix(name)
-                        .param(target)
-                        .param("LIST")
-                        .param(self.caps.names()),
-                );
-            }
-            "REQ" => {
-                self.negotiating = true;
-                let req = input.arg(1).to_string();
-                match caps::apply_req(self.caps, &req) {
-                    Some(next) => {
-                        self.caps = next;
-                        self.send(
-                            Line::new("CAP")
-                                .prefix(name)
-                                .param(target)
-                                .param("ACK")
-                                .param(req),
-                        );
-                    }
-                    None => {
-                        self.send(
-                            Line::new("CAP")
-                                .prefix(name)
-                                .param(target)
-                                .param("NAK")
-                                .param(req),
-                        );
-                    }
-                }
-            }
-            "END" => self.negotiating = false,
-            _ => {
-                self.send(
-                    self.numeric("410")
-                        .param(input.arg(0))
-                        .param("Invalid CAP command"),
-                );
-            }
+        for line in caps::answer(&name, &target, input, &mut self.caps, &mut self.cap_302) {
+            self.send(line);
         }
     }
 
@@ -249,6 +223,12 @@ impl Registration {
                 self.numeric("907")
                     .param("You have already authenticated using SASL"),
             );
+            return;
+        }
+        // In closed mode the server password comes first.
+        if self.shared.config.auth_mode == AuthMode::Closed && !self.server_password_ok() {
+            self.sasl_buffer = None;
+            self.send(self.numeric("904").param("SASL authentication failed"));
             return;
         }
         let arg = input.arg(0);
@@ -282,6 +262,7 @@ impl Registration {
             self.send(self.numeric("904").param("SASL authentication failed"));
             return;
         };
+        let (authcid, client_name) = split_client_name(&authcid);
         match self.shared.store.authenticate(&authcid, &password).await {
             Ok(Some((id, key))) => {
                 let nick = self.target();
@@ -302,6 +283,9 @@ impl Registration {
                     key,
                     name: authcid,
                 });
+                if !client_name.is_empty() {
+                    self.client_name = client_name;
+                }
             }
             Ok(None) => self.send(self.numeric("904").param("SASL authentication failed")),
             Err(e) => {
@@ -319,15 +303,8 @@ impl Registration {
             return Step::Continue;
         };
         let cfg = &self.shared.config;
-        let mut identify_with = self.pass.take();
         if cfg.auth_mode == AuthMode::Closed {
-            let ok = match (&identify_with, &cfg.server_password) {
-                (Some(given), Some(expected)) => {
-                    constant_time_eq(given.as_bytes(), expected.as_bytes())
-                }
-                _ => false,
-            };
-            if !ok {
+            if !self.server_password_ok() {
                 self.send(self.numeric("464").param("Password incorrect"));
                 self.client.send(format!(
                     "ERROR :Closing link: {} (Password incorrect)",
@@ -335,9 +312,16 @@ impl Registration {
                 ));
                 return Step::Close;
             }
-            identify_with = None;
+            self.pass = None;
         }
-        Step::Done(ClientInfo {
+        let identify_with = self.pass.take();
+        let (user, name_from_user) = split_client_name(&user);
+        let client_name = if self.client_name.is_empty() {
+            name_from_user
+        } else {
+            std::mem::take(&mut self.client_name)
+        };
+        Step::Done(Box::new(ClientInfo {
             nick,
             user: user
                 .chars()
@@ -350,12 +334,22 @@ impl Registration {
             cap_302: self.cap_302,
             login: self.login.take(),
             identify_with,
-        })
+            client_name,
+        }))
+    }
+
+    fn server_password_ok(&self) -> bool {
+        match (&self.pass, &self.shared.config.server_password) {
+            (Some(given), Some(expected)) => {
+                constant_time_eq(given.as_bytes(), expected.as_bytes())
+            }
+            _ => false,
+        }
     }
 }
 
 /// Decode a SASL PLAIN payload into (authcid, password).
-fn decode_plain(b64: &str) -> Option<(String, String)> {
+pub(crate) fn decode_plain(b64: &str) -> Option<(String, String)> {
     let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let mut parts = raw.split(|b| *b == 0);
     let authzid = parts.next()?;

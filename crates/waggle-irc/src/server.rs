@@ -1,44 +1,43 @@
-//! The listener: accepts connections, bounds how many run at once, and shuts
-//! everything down in order when asked.
+//! The listener: accepts connections, bounds how many run at once, starts the
+//! users that may run unattended, and shuts everything down in order when asked.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
-use waggle_core::{ProtocolRegistry, Store};
+use waggle_core::{MessageLog, ProtocolRegistry, Store};
 
 use crate::config::ServerConfig;
-use crate::connection;
+use crate::conn;
+use crate::registration::Login;
+use crate::user::{self, Start};
+use crate::users::{Claim, Users};
 
 /// What every connection and user task shares.
 pub(crate) struct Shared {
     pub config: ServerConfig,
     pub store: Arc<dyn Store>,
+    pub log: Arc<dyn MessageLog>,
     pub protocols: ProtocolRegistry,
     pub motd: Vec<String>,
-    /// Names of users identified right now (lower-case), so a login is never live twice.
-    pub online: Mutex<HashSet<String>>,
+    /// The users running now.
+    pub users: Users,
+    /// Cancelled when the gateway stops: every user task ends.
+    pub shutdown: CancellationToken,
+    /// Every task the gateway started, waited for at shutdown.
+    pub tracker: TaskTracker,
+    next_client: AtomicU64,
 }
 
 impl Shared {
-    /// Claim a login name for this session; false when another session holds it.
-    pub fn claim(&self, name: &str) -> bool {
-        match self.online.lock() {
-            Ok(mut set) => set.insert(name.to_lowercase()),
-            Err(_) => false,
-        }
-    }
-
-    /// Release a claimed login name.
-    pub fn release(&self, name: &str) {
-        if let Ok(mut set) = self.online.lock() {
-            set.remove(&name.to_lowercase());
-        }
+    /// A process-unique number for a new client.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -61,10 +60,12 @@ pub enum GatewayError {
 }
 
 impl Gateway {
-    /// A gateway over `store` with the backends in `protocols`.
+    /// A gateway over `store` (users, accounts, settings) and `log` (messages)
+    /// with the backends in `protocols`.
     pub fn new(
         config: ServerConfig,
         store: Arc<dyn Store>,
+        log: Arc<dyn MessageLog>,
         protocols: ProtocolRegistry,
     ) -> Result<Self, GatewayError> {
         let motd = match &config.motd_file {
@@ -82,48 +83,74 @@ impl Gateway {
             shared: Arc::new(Shared {
                 config,
                 store,
+                log,
                 protocols,
                 motd,
-                online: Mutex::new(HashSet::new()),
+                users: Users::default(),
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                next_client: AtomicU64::new(0),
             }),
         })
     }
 
     /// Serve on `listeners` until `shutdown` is cancelled, then close every
-    /// connection (each user's state is already on disk) and return.
+    /// connection, let every account sign off and every user save what it
+    /// holds, and return.
     pub async fn serve(self, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
-        let tracker = TaskTracker::new();
-        let limit = Arc::new(Semaphore::new(self.shared.config.max_connections));
+        let shared = self.shared;
+        let tracker = shared.tracker.clone();
+        start_unattended(&shared).await;
+        let limit = Arc::new(Semaphore::new(shared.config.max_connections));
         for listener in listeners {
-            let shared = self.shared.clone();
-            let tracker2 = tracker.clone();
-            let shutdown = shutdown.clone();
+            let shared = shared.clone();
             let limit = limit.clone();
             tracker.spawn(async move {
-                accept_loop(listener, shared, tracker2, shutdown, limit).await;
+                accept_loop(listener, shared, limit).await;
             });
         }
         shutdown.cancelled().await;
+        shared.shutdown.cancel();
         tracker.close();
         tracker.wait().await;
         info!("all connections closed");
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
-    limit: Arc<Semaphore>,
-) {
+/// Start every user whose data key the store may unwrap without them.
+async fn start_unattended(shared: &Arc<Shared>) {
+    let logins = match shared.store.unattended_logins().await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "cannot list the users to start unattended");
+            return;
+        }
+    };
+    for l in logins {
+        let login = Login {
+            id: l.id,
+            key: l.key,
+            name: l.name,
+        };
+        let id = login.id;
+        let tx = user::spawn(shared.clone(), Start::Unattended(login));
+        if let Claim::Running(_) = shared.users.claim(id, &tx) {
+            warn!(user = id.0, "user already running at start");
+        }
+    }
+    if shared.users.len() > 0 {
+        info!(users = shared.users.len(), "users started unattended");
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Semaphore>) {
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "listening");
     }
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = shutdown.cancelled() => return,
+            _ = shared.shutdown.cancelled() => return,
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,
@@ -135,17 +162,20 @@ async fn accept_loop(
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached");
-            tracker.spawn(connection::refuse(stream, shared.config.name.clone()));
+            shared.tracker.spawn(conn::refuse(
+                stream,
+                shared.config.name.clone(),
+                "too many connections",
+            ));
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let shutdown = shutdown.child_token();
+        let task_shared = shared.clone();
+        let shutdown = shared.shutdown.child_token();
         let span = info_span!("conn", %peer);
-        let tracker2 = tracker.clone();
-        tracker.spawn(
+        shared.tracker.spawn(
             async move {
-                connection::run(stream, peer_host(peer), shared, shutdown, tracker2).await;
+                conn::run(stream, peer_host(peer), task_shared, shutdown).await;
                 drop(permit);
             }
             .instrument(span),

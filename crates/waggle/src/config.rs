@@ -45,6 +45,8 @@ pub struct Server {
     pub ping_interval: u64,
     /// Seconds of client silence before dropping it.
     pub ping_timeout: u64,
+    /// Seconds a connection has to register.
+    pub registration_timeout: u64,
     /// Outgoing lines queued for one client before it is dropped.
     pub sendq_lines: usize,
 }
@@ -62,6 +64,7 @@ impl Default for Server {
             max_connections: d.max_connections,
             ping_interval: d.ping_interval.as_secs(),
             ping_timeout: d.ping_timeout.as_secs(),
+            registration_timeout: d.registration_timeout.as_secs(),
             sendq_lines: d.sendq_lines,
         }
     }
@@ -71,11 +74,11 @@ impl Default for Server {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Flood {
-    /// Lines a client may send at once.
+    /// Messages a user may send to IM networks at once.
     pub burst: u32,
-    /// Lines per second after the burst.
+    /// Messages per second after the burst.
     pub rate: u32,
-    /// Lines waiting before the client is dropped.
+    /// Lines a connection may send before registering.
     pub max_queue: u32,
 }
 
@@ -193,6 +196,7 @@ impl Config {
             max_connections: s.max_connections,
             ping_interval: Duration::from_secs(s.ping_interval),
             ping_timeout: Duration::from_secs(s.ping_timeout),
+            registration_timeout: Duration::from_secs(s.registration_timeout.max(1)),
             flood_burst: self.flood.burst,
             flood_rate: self.flood.rate,
             flood_max_queue: self.flood.max_queue,

@@ -123,7 +123,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         listeners.push(l);
     }
-    let gateway = waggle_irc::Gateway::new(server, Arc::new(store.clone()), protocols())?;
+    let gateway = waggle_irc::Gateway::new(
+        server,
+        Arc::new(store.clone()),
+        Arc::new(waggle_irc::MemoryLog::default()),
+        protocols(),
+    )?;
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
     info!(database = %config.storage.database.display(), "Waggle {} started", env!("CARGO_PKG_VERSION"));

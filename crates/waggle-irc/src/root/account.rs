@@ -4,10 +4,10 @@ use waggle_core::registry::KNOWN_PROTOCOLS;
 use waggle_core::{AccountId, AccountRecord, Secret};
 
 use super::set::{self, Target};
-use crate::session::Session;
-use crate::session::state::{Account, AccountState, Prompt};
+use crate::user::Cx;
+use crate::user::state::{Account, AccountState, Prompt};
 
-fn canonical_protocol(s: &Session, name: &str) -> Option<String> {
+fn canonical_protocol(s: &Cx<'_>, name: &str) -> Option<String> {
     if let Some(b) = s.shared.protocols.get(name) {
         return Some(b.protocol().to_string());
     }
@@ -19,14 +19,14 @@ fn canonical_protocol(s: &Session, name: &str) -> Option<String> {
     }
 }
 
-fn missing_backend(s: &Session, protocol: &str) -> String {
+fn missing_backend(s: &Cx<'_>, protocol: &str) -> String {
     format!(
         "This Waggle has no `{protocol}' backend yet, so the account can't go online. Protocols available: {}",
         s.available_protocols()
     )
 }
 
-pub(super) async fn account(s: &mut Session, args: &[String]) {
+pub(super) async fn account(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     let is = |word: &str, min: usize| sub.len() >= min && word.starts_with(&sub);
     if is("add", 1) {
@@ -130,7 +130,7 @@ pub(super) async fn account(s: &mut Session, args: &[String]) {
     }
 }
 
-async fn add(s: &mut Session, args: &[String]) {
+async fn add(s: &mut Cx<'_>, args: &[String]) {
     if args.len() < 2 {
         s.root_say("Not enough parameters given (need 3).");
         return;
@@ -139,7 +139,7 @@ async fn add(s: &mut Session, args: &[String]) {
         && let Some(pending) = s
             .accounts
             .iter()
-            .find(|a| a.rec.password.is_none() && s.prompt == Some(Prompt::AccountPassword(a.id)))
+            .find(|a| a.rec.password.is_none() && s.prompt() == Some(Prompt::AccountPassword(a.id)))
     {
         s.root_say(&format!(
             "Enter password for account {} first (use /OPER)",
@@ -198,7 +198,7 @@ async fn add(s: &mut Session, args: &[String]) {
     s.save_account(id).await;
     s.root_say(&format!("Account successfully added with tag {tag}"));
     if !has_password {
-        s.prompt = Some(Prompt::AccountPassword(id));
+        s.set_prompt(Some(Prompt::AccountPassword(id)));
         s.root_say("You can now use the /OPER command to enter the password");
     }
     if s.shared.protocols.get(&protocol).is_none() {
@@ -206,7 +206,8 @@ async fn add(s: &mut Session, args: &[String]) {
     }
 }
 
-fn list(s: &Session) {
+fn list(s: &mut Cx<'_>) {
+    let mut lines = Vec::new();
     for (i, a) in s.accounts.iter().enumerate() {
         let state = match a.state {
             AccountState::Online => " (connected)",
@@ -218,15 +219,18 @@ fn list(s: &Session) {
         } else {
             format!("{} (missing!)", a.rec.protocol)
         };
-        s.root_say(&format!(
+        lines.push(format!(
             "{i:2} ({}): {protocol}, {}{state}",
             a.rec.tag, a.rec.handle
         ));
     }
+    for l in lines {
+        s.root_say(&l);
+    }
     s.root_say("End of account list");
 }
 
-async fn renumber(s: &mut Session) {
+async fn renumber(s: &mut Cx<'_>) {
     let ids: Vec<(AccountId, u32)> = s
         .accounts
         .iter()

@@ -2,31 +2,13 @@
 
 use waggle_core::StoreError;
 
-use crate::caps::Cap;
 use crate::config::AuthMode;
 use crate::line::Line;
 use crate::registration::Login;
-use crate::session::Session;
-use crate::session::state::Prompt;
+use crate::user::Cx;
+use crate::user::state::Prompt;
 
-fn logged_in_numeric(s: &Session) {
-    if s.caps.has(Cap::Sasl) {
-        s.send(
-            s.numeric("900")
-                .param(s.my_mask())
-                .param(&s.nick)
-                .param(format!("You are now logged in as {}", s.nick)),
-        );
-    }
-    s.send(
-        Line::new("MODE")
-            .prefix(s.my_mask())
-            .param(&s.nick)
-            .param("+R"),
-    );
-}
-
-pub(super) async fn register(s: &mut Session, args: &[String]) {
+pub(super) async fn register(s: &mut Cx<'_>, args: &[String]) {
     if s.shared.config.auth_mode == AuthMode::Registered {
         s.root_say("This server does not allow registering new accounts");
         return;
@@ -37,14 +19,15 @@ pub(super) async fn register(s: &mut Session, args: &[String]) {
     }
     let Some(password) = args.first() else {
         s.root_say("About to register, use /OPER to enter the password");
-        s.prompt = Some(Prompt::Register);
+        s.set_prompt(Some(Prompt::Register));
         return;
     };
     if password.is_empty() {
         s.root_say("Error registering: the password is empty");
         return;
     }
-    match s.shared.store.create_user(&s.nick, password).await {
+    let nick = s.nick.clone();
+    match s.shared.store.create_user(&nick, password).await {
         Err(StoreError::UserExists(_)) => s.root_say("Nick is already registered"),
         Err(e) => {
             tracing::warn!(error = %e, "register failed");
@@ -54,19 +37,19 @@ pub(super) async fn register(s: &mut Session, args: &[String]) {
             let login = Login {
                 id,
                 key,
-                name: s.nick.clone(),
+                name: nick,
             };
-            if !s.adopt_login(login, false).await {
+            if !s.adopt_login(login, false, false).await {
                 return;
             }
             s.save_everything().await;
             s.root_say("Account successfully created");
-            logged_in_numeric(s);
+            s.logged_in_numerics();
         }
     }
 }
 
-pub(super) async fn identify(s: &mut Session, args: &[String]) {
+pub(super) async fn identify(s: &mut Cx<'_>, args: &[String]) {
     if s.identified() {
         s.root_say("You're already logged in.");
         return;
@@ -92,7 +75,7 @@ pub(super) async fn identify(s: &mut Session, args: &[String]) {
     }
     let Some(password) = password else {
         s.root_say("About to identify, use /OPER to enter the password");
-        s.prompt = Some(Prompt::Identify { load, force });
+        s.set_prompt(Some(Prompt::Identify { load, force }));
         return;
     };
     let name = s.nick.clone();
@@ -100,7 +83,7 @@ pub(super) async fn identify(s: &mut Session, args: &[String]) {
     match result {
         Ok(Some((id, key))) => {
             let login = Login { id, key, name };
-            if !s.adopt_login(login, load).await {
+            if !s.adopt_login(login, load, force).await {
                 return;
             }
             if !load {
@@ -111,7 +94,7 @@ pub(super) async fn identify(s: &mut Session, args: &[String]) {
             } else {
                 "Password accepted"
             });
-            logged_in_numeric(s);
+            s.logged_in_numerics();
             if load && s.flag("auto_connect") {
                 s.start_auto_accounts();
             }
@@ -128,7 +111,7 @@ pub(super) async fn identify(s: &mut Session, args: &[String]) {
     }
 }
 
-pub(super) async fn drop_user(s: &mut Session, args: &[String]) {
+pub(super) async fn drop_user(s: &mut Cx<'_>, args: &[String]) {
     let name = s
         .login
         .as_ref()
@@ -137,18 +120,19 @@ pub(super) async fn drop_user(s: &mut Session, args: &[String]) {
     match s.shared.store.authenticate(&name, &args[0]).await {
         Ok(Some(_)) => match s.shared.store.delete_user(&name).await {
             Ok(_) => {
-                if let Some(login) = s.login.take() {
-                    s.shared.release(&login.name);
+                if let Some(login) = s.login.take()
+                    && let Some(me) = s.self_tx.upgrade()
+                {
+                    s.shared.users.release(login.id, &me);
                 }
                 for a in &mut s.accounts {
                     a.rec.row = None;
                 }
-                s.send(
-                    Line::new("MODE")
-                        .prefix(s.my_mask())
-                        .param(&s.nick)
-                        .param("-R"),
-                );
+                let line = Line::new("MODE")
+                    .prefix(s.my_mask())
+                    .param(&s.nick)
+                    .param("-R");
+                s.all(line);
                 s.root_say(&format!("Account `{name}' removed"));
             }
             Err(e) => s.root_say(&format!("Error: `{e}'")),
@@ -161,7 +145,7 @@ pub(super) async fn drop_user(s: &mut Session, args: &[String]) {
     }
 }
 
-pub(super) fn save(s: &mut Session) {
+pub(super) fn save(s: &mut Cx<'_>) {
     if s.identified() {
         s.root_say("Configuration saved");
     } else {

@@ -5,23 +5,31 @@ use waggle_core::{Capabilities, Command};
 
 use super::set::{self, Target};
 use crate::nick::{CHANNELLEN, irc_lower};
-use crate::session::state::{AccountState, Channel};
-use crate::session::{CONTROL_CHANNEL, Session};
+use crate::user::state::{AccountState, Channel};
+use crate::user::{CONTROL_CHANNEL, Cx};
 
-fn find_channel(s: &Session, key: &str) -> Option<String> {
+fn find_channel(s: &Cx<'_>, key: &str) -> Option<String> {
     if let Ok(n) = key.parse::<usize>() {
         return s.channels.get(n).map(|c| c.name.clone());
     }
     s.channel(key).map(|c| c.name.clone())
 }
 
-pub(super) async fn channel(s: &mut Session, args: &[String]) {
+pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     if "list".starts_with(&sub) {
-        for (i, c) in s.channels.iter().enumerate() {
-            let kind = c.setting("type").unwrap_or("control");
-            let joined = if c.joined { " (joined)" } else { "" };
-            s.root_say(&format!("{i:2}. {}, {kind} channel{joined}", c.name));
+        let lines: Vec<String> = s
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let kind = c.setting("type").unwrap_or("control");
+                let joined = if c.joined { " (joined)" } else { "" };
+                format!("{i:2}. {}, {kind} channel{joined}", c.name)
+            })
+            .collect();
+        for l in lines {
+            s.root_say(&l);
         }
         s.root_say("End of channel list");
         return;
@@ -44,7 +52,7 @@ pub(super) async fn channel(s: &mut Session, args: &[String]) {
     }
 }
 
-async fn delete_channel(s: &mut Session, name: &str) {
+async fn delete_channel(s: &mut Cx<'_>, name: &str) {
     let joined = s.channel(name).is_some_and(|c| c.joined);
     if joined || irc_lower(name) == irc_lower(CONTROL_CHANNEL) {
         s.root_say(&format!(
@@ -57,14 +65,14 @@ async fn delete_channel(s: &mut Session, name: &str) {
     s.root_say(&format!("Channel {name} deleted."));
 }
 
-fn capabilities(s: &Session, id: waggle_core::AccountId) -> Capabilities {
+fn capabilities(s: &Cx<'_>, id: waggle_core::AccountId) -> Capabilities {
     s.account_by_id(id)
         .and_then(|a| s.shared.protocols.get(&a.rec.protocol))
         .map(|b| b.capabilities())
         .unwrap_or_default()
 }
 
-pub(super) async fn chat(s: &mut Session, args: &[String]) {
+pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     match sub.as_str() {
         "add" => {

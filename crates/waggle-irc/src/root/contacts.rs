@@ -5,10 +5,10 @@ use waggle_core::{AccountId, Command, Contact, PresenceState};
 
 use crate::line::Line;
 use crate::nick::{irc_lower, is_valid_nick};
-use crate::session::Session;
-use crate::session::state::{AccountState, NickOwner};
+use crate::user::Cx;
+use crate::user::state::{AccountState, NickOwner};
 
-fn online_account(s: &Session, key: &str) -> Result<AccountId, &'static str> {
+fn online_account(s: &Cx<'_>, key: &str) -> Result<AccountId, &'static str> {
     let id = s.find_account(key).ok_or("Invalid account")?;
     match s.account_by_id(id) {
         Some(a) if a.accepts_commands() => Ok(id),
@@ -17,7 +17,7 @@ fn online_account(s: &Session, key: &str) -> Result<AccountId, &'static str> {
 }
 
 /// A contact named by nick, or by account and handle.
-fn target(s: &Session, args: &[String]) -> Result<(AccountId, String), String> {
+fn target(s: &Cx<'_>, args: &[String]) -> Result<(AccountId, String), String> {
     if let [acc, handle, ..] = args {
         let id = online_account(s, acc).map_err(str::to_string)?;
         return Ok((id, handle.clone()));
@@ -33,7 +33,7 @@ fn target(s: &Session, args: &[String]) -> Result<(AccountId, String), String> {
     }
 }
 
-pub(super) async fn add(s: &mut Session, args: &[String]) {
+pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
     let (tmp, args) = match args.first() {
         Some(f) if f.eq_ignore_ascii_case("-tmp") => (true, &args[1..]),
         _ => (false, args),
@@ -56,9 +56,10 @@ pub(super) async fn add(s: &mut Session, args: &[String]) {
         }
         s.nicks
             .insert(irc_lower(nick), NickOwner::Contact(id, handle.clone()));
+        let (user, host) = s.contact_user_host(&protocol_of(s, id), &handle);
         s.contacts.insert(
             (id, handle.clone()),
-            crate::session::state::ContactEntry {
+            crate::user::state::ContactEntry {
                 account: id,
                 handle: handle.clone(),
                 nick: nick.clone(),
@@ -67,8 +68,8 @@ pub(super) async fn add(s: &mut Session, args: &[String]) {
                 presence: Default::default(),
                 persistent: !tmp,
                 last_channel: None,
-                user: s.contact_user_host(&protocol_of(s, id), &handle).0,
-                host: s.contact_user_host(&protocol_of(s, id), &handle).1,
+                user,
+                host,
             },
         );
     }
@@ -108,13 +109,13 @@ pub(super) async fn add(s: &mut Session, args: &[String]) {
     }
 }
 
-fn protocol_of(s: &Session, id: AccountId) -> String {
+fn protocol_of(s: &Cx<'_>, id: AccountId) -> String {
     s.account_by_id(id)
         .map(|a| a.rec.protocol.clone())
         .unwrap_or_default()
 }
 
-pub(super) async fn remove(s: &mut Session, args: &[String]) {
+pub(super) async fn remove(s: &mut Cx<'_>, args: &[String]) {
     let nick = &args[0];
     let Some(c) = s.contact_by_nick(nick).cloned() else {
         return s.root_say(&format!("Buddy `{nick}' not found"));
@@ -141,7 +142,7 @@ pub(super) async fn remove(s: &mut Session, args: &[String]) {
     ));
 }
 
-pub(super) fn info(s: &mut Session, args: &[String]) {
+pub(super) fn info(s: &mut Cx<'_>, args: &[String]) {
     match target(s, args) {
         Ok((id, handle)) => {
             if s.send_command(id, Command::GetInfo { handle }).is_err() {
@@ -152,7 +153,7 @@ pub(super) fn info(s: &mut Session, args: &[String]) {
     }
 }
 
-pub(super) async fn rename(s: &mut Session, args: &[String]) {
+pub(super) async fn rename(s: &mut Cx<'_>, args: &[String]) {
     let del = args[0].eq_ignore_ascii_case("-del");
     let old = if del { args.get(1) } else { Some(&args[0]) };
     let Some(old) = old.cloned() else {
@@ -217,7 +218,7 @@ pub(super) async fn rename(s: &mut Session, args: &[String]) {
     }
 }
 
-pub(super) fn block_allow(s: &mut Session, args: &[String], block: bool) {
+pub(super) fn block_allow(s: &mut Cx<'_>, args: &[String], block: bool) {
     let word = if block { "block" } else { "allow" };
     if args.is_empty() {
         s.root_say(&format!(
@@ -249,7 +250,7 @@ pub(super) fn block_allow(s: &mut Session, args: &[String], block: bool) {
     }
 }
 
-pub(super) fn blist(s: &mut Session, args: &[String]) {
+pub(super) fn blist(s: &mut Cx<'_>, args: &[String]) {
     let (online, away, offline) = match args.first().map(|a| a.to_ascii_lowercase()).as_deref() {
         Some("all") => (true, true, true),
         Some("offline") => (false, false, true),
@@ -272,6 +273,7 @@ pub(super) fn blist(s: &mut Session, args: &[String]) {
     };
     let row = |a: &str, b: &str, c: &str| format!("{:<24.24}  {:<40.40}  {}", a, b, c);
     s.root_say(&row("Nick", "Handle/Account", "Status"));
+    let mut lines = Vec::new();
     let mut list: Vec<_> = s.contacts.values().collect();
     list.sort_by_key(|c| irc_lower(&c.nick));
     let (mut n_on, mut n_away, mut n_off) = (0, 0, 0);
@@ -290,7 +292,7 @@ pub(super) fn blist(s: &mut Session, args: &[String]) {
                         Some(m) => format!("Online ({m})"),
                         None => "Online".into(),
                     };
-                    s.root_say(&row(&c.nick, &who, &st));
+                    lines.push(row(&c.nick, &who, &st));
                 }
             }
             PresenceState::Away => {
@@ -302,16 +304,19 @@ pub(super) fn blist(s: &mut Session, args: &[String]) {
                         .clone()
                         .or_else(|| c.presence.show.clone())
                         .unwrap_or_else(|| "Away".into());
-                    s.root_say(&row(&c.nick, &who, &st));
+                    lines.push(row(&c.nick, &who, &st));
                 }
             }
             PresenceState::Offline => {
                 n_off += 1;
                 if matches && offline {
-                    s.root_say(&row(&c.nick, &who, "Offline"));
+                    lines.push(row(&c.nick, &who, "Offline"));
                 }
             }
         }
+    }
+    for l in lines {
+        s.root_say(&l);
     }
     s.root_say(&format!(
         "{} buddies ({n_on} available, {n_away} away, {n_off} offline)",
@@ -319,7 +324,7 @@ pub(super) fn blist(s: &mut Session, args: &[String]) {
     ));
 }
 
-pub(super) fn group(s: &mut Session, args: &[String]) {
+pub(super) fn group(s: &mut Cx<'_>, args: &[String]) {
     let sub = args
         .first()
         .map(|a| a.to_ascii_lowercase())

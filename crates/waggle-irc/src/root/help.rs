@@ -4,7 +4,7 @@ use waggle_core::ProtocolRegistry;
 use waggle_core::settings::{self, Scope, SettingDef};
 
 use super::{COMMANDS, CommandDef, Resolve, resolve};
-use crate::session::Session;
+use crate::user::Cx;
 
 const INDEX: &str = "These are the subjects root knows about:\n\n\
 \x02quickstart\x02 - A short introduction\n\
@@ -24,7 +24,7 @@ const CHANNELS: &str = "&bitlbee is the control channel: root lives there togeth
 \x02channel <name> set fill_by group|account|protocol\x02 plus the matching group, account or protocol setting.\n\n\
 Group chats become channels through \x02chat add <account> <room> [#channel]\x02; /join the channel to enter the room.";
 
-pub(super) fn help(s: &mut Session, args: &[String]) {
+pub(super) fn help(s: &mut Cx<'_>, args: &[String]) {
     let text = text(args, &s.shared.protocols).unwrap_or_else(|| {
         format!(
             "No help available on `{}'. Try \x02help commands\x02.",

@@ -2,9 +2,9 @@
 
 use waggle_core::Command;
 
-use crate::session::Session;
+use crate::user::Cx;
 
-pub(super) fn answer(s: &mut Session, args: &[String], accept: bool) {
+pub(super) fn answer(s: &mut Cx<'_>, args: &[String], accept: bool) {
     if s.questions.is_empty() {
         return s.root_say("Did I ask you something?");
     }
@@ -26,21 +26,29 @@ pub(super) fn answer(s: &mut Session, args: &[String], accept: bool) {
     s.root_say(&format!("{tag} - {verb}: {}", q.text));
 }
 
-pub(super) fn qlist(s: &mut Session) {
+pub(super) fn qlist(s: &mut Cx<'_>) {
     if s.questions.is_empty() {
         return s.root_say("There are no pending questions.");
     }
     s.root_say("Pending queries:");
-    for (i, q) in s.questions.iter().enumerate() {
-        let tag = s
-            .account_by_id(q.account)
-            .map(|a| a.rec.tag.as_str())
-            .unwrap_or("Waggle");
-        s.root_say(&format!("{i}, {tag}: {}", q.text));
+    let lines: Vec<String> = s
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let tag = s
+                .account_by_id(q.account)
+                .map(|a| a.rec.tag.as_str())
+                .unwrap_or("Waggle");
+            format!("{i}, {tag}: {}", q.text)
+        })
+        .collect();
+    for l in lines {
+        s.root_say(&l);
     }
 }
 
-pub(super) fn transfer(s: &mut Session, args: &[String]) {
+pub(super) fn transfer(s: &mut Cx<'_>, args: &[String]) {
     match args.first().map(|a| a.to_ascii_lowercase()).as_deref() {
         None | Some("list") => s.root_say("No pending transfers"),
         Some("cancel") | Some("reject") => s.root_say("No such transfer"),
@@ -50,7 +58,7 @@ pub(super) fn transfer(s: &mut Session, args: &[String]) {
     }
 }
 
-pub(super) fn plugins(s: &mut Session) {
+pub(super) fn plugins(s: &mut Cx<'_>) {
     let protocols = s.available_protocols();
     s.root_say(&format!("Enabled Protocols: {protocols}"));
 }

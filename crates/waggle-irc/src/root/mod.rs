@@ -10,7 +10,7 @@ mod misc;
 mod set;
 
 use crate::config::AuthMode;
-use crate::session::Session;
+use crate::user::Cx;
 
 /// Which handler a command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,7 +425,7 @@ pub(crate) fn split_words(line: &str) -> Vec<String> {
 }
 
 /// Run one root command line (already split into words).
-pub(crate) async fn run_line(s: &mut Session, words: &[String]) {
+pub(crate) async fn run_line(s: &mut Cx<'_>, words: &[String]) {
     let Some(first) = words.first() else { return };
     let def = match resolve(COMMANDS, first, |d| d.name) {
         Ok(d) => d,

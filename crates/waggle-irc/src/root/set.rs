@@ -7,8 +7,8 @@ use waggle_core::settings::{self, SettingDef, SettingError, SettingKind};
 use waggle_core::{AccountId, Command, Secret};
 
 use crate::line::Line;
-use crate::session::Session;
-use crate::session::state::AccountState;
+use crate::user::Cx;
+use crate::user::state::AccountState;
 
 /// What `set` operates on.
 pub(super) enum Target {
@@ -17,7 +17,7 @@ pub(super) enum Target {
     Channel(String),
 }
 
-fn show(s: &Session, def: Option<&SettingDef>, name: &str, value: Option<&str>) {
+fn show(s: &mut Cx<'_>, def: Option<&SettingDef>, name: &str, value: Option<&str>) {
     match (def, value) {
         (Some(d), Some(_)) if d.secret => s.root_say(&format!("{name} = `********' (hidden)")),
         (_, Some(v)) => s.root_say(&format!("{name} = `{v}'")),
@@ -25,7 +25,7 @@ fn show(s: &Session, def: Option<&SettingDef>, name: &str, value: Option<&str>) 
     }
 }
 
-fn defs_for(s: &Session, target: &Target) -> Vec<SettingDef> {
+fn defs_for(s: &Cx<'_>, target: &Target) -> Vec<SettingDef> {
     match target {
         Target::Global => settings::GLOBAL.to_vec(),
         Target::Account(id) => {
@@ -43,7 +43,7 @@ fn defs_for(s: &Session, target: &Target) -> Vec<SettingDef> {
     }
 }
 
-fn explicit(s: &Session, target: &Target) -> BTreeMap<String, String> {
+fn explicit(s: &Cx<'_>, target: &Target) -> BTreeMap<String, String> {
     match target {
         Target::Global => s.settings.clone(),
         Target::Account(id) => {
@@ -66,7 +66,7 @@ fn explicit(s: &Session, target: &Target) -> BTreeMap<String, String> {
 }
 
 /// Run `set` arguments against a target.
-pub(super) async fn run(s: &mut Session, target: Target, args: &[String]) {
+pub(super) async fn run(s: &mut Cx<'_>, target: Target, args: &[String]) {
     let defs = defs_for(s, &target);
     let values = explicit(s, &target);
     let effective = |name: &str, def: Option<&SettingDef>| -> Option<String> {
@@ -143,7 +143,7 @@ pub(super) async fn run(s: &mut Session, target: Target, args: &[String]) {
 }
 
 async fn apply(
-    s: &mut Session,
+    s: &mut Cx<'_>,
     target: &Target,
     def: &SettingDef,
     value: Option<String>,
@@ -168,7 +168,7 @@ async fn apply(
 }
 
 async fn apply_global(
-    s: &mut Session,
+    s: &mut Cx<'_>,
     def: &SettingDef,
     value: Option<String>,
 ) -> Result<(), String> {
@@ -200,12 +200,13 @@ async fn apply_global(
                 s.save_setting("root_nick", Some(&old_root)).await;
                 return Err(format!("Nick `{new_root}' is invalid or taken"));
             }
-            let mask = format!("{old_root}!{old_root}@{}", s.shared.config.name);
-            s.send(Line::new("NICK").prefix(mask).param(&new_root));
+            let server = s.shared.config.name.clone();
+            let mask = format!("{old_root}!{old_root}@{server}");
+            s.all(Line::new("NICK").prefix(mask).param(&new_root));
             for ch in s.channels.iter_mut() {
                 if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(&old_root)) {
                     m.nick = new_root.clone();
-                    m.mask = format!("{new_root}!{new_root}@{}", s.shared.config.name);
+                    m.mask = format!("{new_root}!{new_root}@{server}");
                     ch.members.insert(crate::nick::irc_lower(&new_root), m);
                 }
             }
@@ -217,7 +218,7 @@ async fn apply_global(
 }
 
 async fn apply_account(
-    s: &mut Session,
+    s: &mut Cx<'_>,
     id: AccountId,
     def: &SettingDef,
     value: Option<String>,
@@ -278,6 +279,6 @@ async fn apply_account(
     Ok(())
 }
 
-pub(super) async fn global(s: &mut Session, args: &[String]) {
+pub(super) async fn global(s: &mut Cx<'_>, args: &[String]) {
     run(s, Target::Global, args).await;
 }

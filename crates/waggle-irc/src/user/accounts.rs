@@ -8,8 +8,8 @@ use waggle_core::reconnect::{Backoff, ReconnectPolicy, supervise};
 use waggle_core::settings::parse_bool;
 use waggle_core::{AccountContext, AccountId, AccountSpec, Command, Contact, Secret};
 
-use super::Session;
 use super::state::{AccountState, ContactEntry, NickOwner};
+use super::{Cx, User};
 use crate::nick::{NickSource, NickStyle, format_nick, irc_lower, unique_nick};
 
 /// Why a command could not reach an account.
@@ -20,7 +20,7 @@ pub(crate) enum SendError {
     Unsupported,
 }
 
-impl Session {
+impl Cx<'_> {
     /// Turn an account on. Returns false (after saying why) when it can't start.
     pub(crate) fn start_account(&mut self, id: AccountId) -> bool {
         let Some(acc) = self.account_by_id(id) else {
@@ -43,7 +43,7 @@ impl Session {
                 "Enter password for account {} first (use /OPER)",
                 acc.rec.tag
             ));
-            self.prompt = Some(super::state::Prompt::AccountPassword(id));
+            self.set_prompt(Some(super::state::Prompt::AccountPassword(id)));
             return false;
         };
         let auto_reconnect = acc
@@ -58,12 +58,7 @@ impl Session {
             .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         let mut settings: BTreeMap<String, String> = acc.rec.settings.clone();
-        if !settings.contains_key("away")
-            && let Some(away) = self
-                .away
-                .clone()
-                .or_else(|| self.setting("away").map(str::to_string))
-        {
+        if let Some(away) = self.away_for(acc) {
             settings.insert("away".into(), away);
         }
         let spec = AccountSpec {
@@ -156,15 +151,64 @@ impl Session {
         }
     }
 
+    /// Drop a contact from memory (and the store).
+    pub(crate) async fn forget_contact(&mut self, account: AccountId, handle: &str) {
+        if let Some(c) = self.contacts.remove(&(account, handle.to_string())) {
+            self.nicks.remove(&irc_lower(&c.nick));
+            self.sync_control_channels(None);
+            if c.persistent {
+                self.delete_contact_row(account, handle).await;
+            }
+        }
+    }
+
+    /// Stop tracking chat rooms of an account that went off.
+    pub(crate) fn leave_account_rooms(&mut self, id: AccountId) {
+        let names: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| c.room.as_ref().is_some_and(|(a, _)| *a == id))
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            self.chat_left(&name, Some("Account signed off"));
+        }
+    }
+}
+
+impl User {
     /// Send a command to an online account, checking the protocol supports it.
     pub(crate) fn send_command(&self, id: AccountId, cmd: Command) -> Result<(), SendError> {
+        self.check_command(id, &cmd)?;
+        let tx = self
+            .account_by_id(id)
+            .and_then(|a| a.commands.as_ref())
+            .ok_or(SendError::Offline)?;
+        tx.try_send(cmd).map_err(|_| SendError::Offline)
+    }
+
+    /// The queue `cmd` goes into, once [`User::check_command`] allows it.
+    pub(crate) fn command_queue(
+        &self,
+        id: AccountId,
+        cmd: &Command,
+    ) -> Result<mpsc::Sender<Command>, SendError> {
+        self.check_command(id, cmd)?;
+        self.account_by_id(id)
+            .and_then(|a| a.commands.clone())
+            .ok_or(SendError::Offline)
+    }
+
+    /// Whether `cmd` may go to the account now: it exists, its protocol can do
+    /// it, and it is online (or connecting, for commands that may wait).
+    pub(crate) fn check_command(&self, id: AccountId, cmd: &Command) -> Result<(), SendError> {
         let acc = self.account_by_id(id).ok_or(SendError::NoAccount)?;
         let backend = self
             .shared
             .protocols
             .get(&acc.rec.protocol)
             .ok_or(SendError::Unsupported)?;
-        if !backend.capabilities().allows(&cmd) {
+        if !backend.capabilities().allows(cmd) {
             return Err(SendError::Unsupported);
         }
         // While an account is connecting, commands wait in its queue and run once
@@ -173,8 +217,7 @@ impl Session {
         if acc.state != AccountState::Online && !queued {
             return Err(SendError::Offline);
         }
-        let tx = acc.commands.as_ref().ok_or(SendError::Offline)?;
-        tx.try_send(cmd).map_err(|_| SendError::Offline)
+        acc.commands.as_ref().map(|_| ()).ok_or(SendError::Offline)
     }
 
     pub(crate) fn available_protocols(&self) -> String {
@@ -285,27 +328,46 @@ impl Session {
         true
     }
 
-    /// Drop a contact from memory (and the store).
-    pub(crate) async fn forget_contact(&mut self, account: AccountId, handle: &str) {
-        if let Some(c) = self.contacts.remove(&(account, handle.to_string())) {
-            self.nicks.remove(&irc_lower(&c.nick));
-            self.sync_control_channels(None);
-            if c.persistent {
-                self.delete_contact_row(account, handle).await;
-            }
+    /// Tell every online account our presence (away text, else status).
+    pub(crate) fn broadcast_presence(&self) {
+        for a in &self.accounts {
+            self.announce_presence(a.id, true);
         }
     }
 
-    /// Stop tracking chat rooms of an account that went off.
-    pub(crate) fn leave_account_rooms(&mut self, id: AccountId) {
-        let names: Vec<String> = self
-            .channels
-            .iter()
-            .filter(|c| c.room.as_ref().is_some_and(|(a, _)| *a == id))
-            .map(|c| c.name.clone())
-            .collect();
-        for name in names {
-            self.chat_left(&name, Some("Account signed off"));
+    /// The away text an account should show: `/away` wins, then the account's
+    /// own `away`, then the global one; while no client is attached,
+    /// `detach_away` stands in for "available".
+    pub(crate) fn away_for(&self, account: &super::state::Account) -> Option<String> {
+        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        nonempty(self.away.clone())
+            .or_else(|| nonempty(account.rec.settings.get("away").cloned()))
+            .or_else(|| nonempty(self.setting("away").map(str::to_string)))
+            .or_else(|| {
+                if self.detached {
+                    nonempty(
+                        self.setting(waggle_core::settings::DETACH_AWAY)
+                            .map(str::to_string),
+                    )
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// Tell one account our presence: its own away/status settings win over the
+    /// global ones, and /away wins over `set away`.
+    pub(crate) fn announce_presence(&self, id: AccountId, always: bool) {
+        let Some(a) = self.account_by_id(id) else {
+            return;
+        };
+        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let away = self.away_for(a);
+        let status = nonempty(a.rec.settings.get("status").cloned())
+            .or_else(|| nonempty(self.setting("status").map(str::to_string)));
+        if !always && away.is_none() && status.is_none() {
+            return; // a fresh login is already "available" with no status
         }
+        let _ = self.send_command(id, Command::SetPresence { away, status });
     }
 }

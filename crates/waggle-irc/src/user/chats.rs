@@ -3,33 +3,13 @@
 
 use waggle_core::{AccountId, Command, Occupant, RoomId};
 
-use super::Session;
+use super::Cx;
 use super::accounts::SendError;
 use super::state::AccountState;
 use crate::line::Line;
 use crate::nick::irc_lower;
 
-impl Session {
-    /// The channel bound to a room of an account.
-    pub(crate) fn chat_channel_for(&self, account: AccountId, room: &RoomId) -> Option<String> {
-        self.channels
-            .iter()
-            .find(|c| {
-                c.room
-                    .as_ref()
-                    .is_some_and(|(a, r)| *a == account && r == room)
-            })
-            .or_else(|| {
-                self.channels.iter().find(|c| {
-                    c.is_chat()
-                        && c.setting("room")
-                            .is_some_and(|r| r.eq_ignore_ascii_case(&room.0))
-                        && c.setting("account").and_then(|t| self.find_account(t)) == Some(account)
-                })
-            })
-            .map(|c| c.name.clone())
-    }
-
+impl Cx<'_> {
     /// Join a channel by name: control channels at once, chats through their account.
     pub(crate) async fn join_channel(&mut self, name: &str) {
         let Some(ch) = self.channel(name).cloned() else {
@@ -212,5 +192,27 @@ impl Session {
                 c.room = Some((account, RoomId(room.to_string())));
             }
         }
+    }
+}
+
+impl super::User {
+    /// The channel bound to a room of an account.
+    pub(crate) fn chat_channel_for(&self, account: AccountId, room: &RoomId) -> Option<String> {
+        self.channels
+            .iter()
+            .find(|c| {
+                c.room
+                    .as_ref()
+                    .is_some_and(|(a, r)| *a == account && r == room)
+            })
+            .or_else(|| {
+                self.channels.iter().find(|c| {
+                    c.is_chat()
+                        && c.setting("room")
+                            .is_some_and(|r| r.eq_ignore_ascii_case(&room.0))
+                        && c.setting("account").and_then(|t| self.find_account(t)) == Some(account)
+                })
+            })
+            .map(|c| c.name.clone())
     }
 }

@@ -3,16 +3,31 @@
 
 use std::time::SystemTime;
 
-use waggle_core::{AccountId, Contact, Event, MessageKind, Occupant, PresenceState, Role};
+use waggle_core::{
+    AccountId, Contact, Conversation, Direction, Event, MessageIds, MessageKind, Occupant,
+    PresenceState, Role,
+};
 
-use super::Session;
+use super::Cx;
+use super::cx::Shown;
 use super::state::{AccountState, Member, Question};
 use crate::caps::Cap;
 use crate::line::Line;
 use crate::nick::{NickStyle, clean_nick, irc_lower};
+use crate::outbox::{Out, To};
 use crate::sanitize;
 
-impl Session {
+/// A one-to-one message as a backend reported it.
+struct Received<'a> {
+    from: &'a str,
+    body: &'a str,
+    kind: MessageKind,
+    sent_at: Option<SystemTime>,
+    from_self: bool,
+    ids: MessageIds,
+}
+
+impl Cx<'_> {
     pub(crate) async fn handle_event(&mut self, account: AccountId, event: Event) {
         let Some(acc) = self.account_by_id(account) else {
             return;
@@ -70,10 +85,17 @@ impl Session {
                 kind,
                 sent_at,
                 from_self,
-                ids: _,
+                ids,
             } => {
-                self.message_received(account, &from, &body, kind, sent_at, from_self)
-                    .await
+                let m = Received {
+                    from: &from,
+                    body: &body,
+                    kind,
+                    sent_at,
+                    from_self,
+                    ids,
+                };
+                self.message_received(account, m).await
             }
             Event::TypingChanged { from, state } => self.typing_changed(account, &from, state),
             Event::QuestionAsked { id, text } => {
@@ -135,11 +157,19 @@ impl Session {
                 body,
                 kind,
                 sent_at,
-                ids: _,
+                ids,
             } => {
                 let Some(name) = self.chat_channel_for(account, &room) else {
                     return;
                 };
+                if ids
+                    .origin
+                    .as_ref()
+                    .is_some_and(|id| self.sent_ids.contains(id))
+                {
+                    // The room reflecting what the user sent: shown when it was sent.
+                    return;
+                }
                 let mask = self
                     .channel(&name)
                     .and_then(|c| {
@@ -152,10 +182,29 @@ impl Session {
                     });
                 let is_me = self.channel(&name).is_some_and(|c| c.room.is_some())
                     && mask.starts_with(&format!("{}!", self.nick));
-                if is_me && !self.caps.has(Cap::EchoMessage) {
-                    return;
-                }
-                self.deliver(&mask, &name, &body, kind, sent_at);
+                let (mask, direction) = if is_me {
+                    (self.my_mask(), Direction::Outgoing)
+                } else {
+                    (mask, Direction::Incoming)
+                };
+                let conversation = Conversation::Room {
+                    account: self.conversation_account(account),
+                    room: room.0.clone(),
+                };
+                self.show(
+                    To::All,
+                    Shown {
+                        mask: &mask,
+                        target: &name,
+                        body: &body,
+                        kind,
+                        sent_at,
+                        conversation: Some(conversation),
+                        direction,
+                        archive_id: ids.archive,
+                        origin_id: ids.origin,
+                    },
+                );
             }
             Event::TopicChanged { room, by, topic } => {
                 let Some(name) = self.chat_channel_for(account, &room) else {
@@ -165,11 +214,10 @@ impl Session {
                     .map(|b| occupant_nick(&b))
                     .unwrap_or_else(|| self.root_nick());
                 if let Some(ch) = self.channel_mut(&name) {
-                    ch.topic = Some(topic.clone());
-                    ch.topic_by = Some(setter.clone());
+                    ch.set_topic(topic.clone(), setter.clone());
                 }
                 let mask = format!("{0}!{0}@{1}", setter, room_host(&room.0));
-                self.send(Line::new("TOPIC").prefix(mask).param(&name).param(&topic));
+                self.all(Line::new("TOPIC").prefix(mask).param(&name).param(&topic));
             }
             Event::InvitedToRoom { room, from, reason } => {
                 let text = match reason {
@@ -217,16 +265,14 @@ impl Session {
         if let (Some(old), Some(c)) = (old_state, self.contacts.get(&(account, handle.clone()))) {
             let was_away = old.state == PresenceState::Away;
             let is_away = c.presence.state == PresenceState::Away;
-            if self.caps.has(Cap::AwayNotify)
-                && (was_away != is_away || (is_away && old.message != c.presence.message))
-            {
+            if was_away != is_away || (is_away && old.message != c.presence.message) {
                 let line = Line::new("AWAY").prefix(c.mask());
                 let line = if is_away {
                     line.param(c.presence.message.clone().unwrap_or_else(|| "Away".into()))
                 } else {
                     line
                 };
-                self.send(line);
+                self.push(To::All, Out::Capable(Cap::AwayNotify, line));
             }
         }
         if is_new || self.login.is_some() {
@@ -234,28 +280,27 @@ impl Session {
         }
     }
 
-    async fn message_received(
-        &mut self,
-        account: AccountId,
-        from: &str,
-        body: &str,
-        kind: MessageKind,
-        sent_at: Option<SystemTime>,
-        from_self: bool,
-    ) {
+    async fn message_received(&mut self, account: AccountId, m: Received<'_>) {
+        let from = m.from;
         let key = (account, from.to_string());
         if !self.contacts.contains_key(&key) {
             match self.setting("handle_unknown").unwrap_or("add_channel") {
-                "ignore" => return,
+                "ignore" => {
+                    self.skip_archived(account, m.ids.archive.as_deref()).await;
+                    return;
+                }
                 "root" => {
                     let tag = self
                         .account_by_id(account)
                         .map(|a| a.rec.tag.clone())
                         .unwrap_or_default();
-                    self.root_say(&format!("{tag} - Message from unknown handle {from}:"));
-                    for l in sanitize::lines(body) {
-                        self.root_say(&l);
+                    let mut text = format!("{tag} - Message from unknown handle {from}:");
+                    for l in sanitize::lines(m.body) {
+                        text.push('\n');
+                        text.push_str(&l);
                     }
+                    self.root_say(&text);
+                    self.skip_archived(account, m.ids.archive.as_deref()).await;
                     return;
                 }
                 mode => {
@@ -275,35 +320,63 @@ impl Session {
             }
         }
         let body = if self.flag("strip_html") {
-            strip_html(body)
+            strip_html(m.body)
         } else {
-            body.to_string()
+            m.body.to_string()
         };
         let body = if self.flag("strip_newlines") {
             sanitize::lines(&body).join(" ")
         } else {
             body
         };
-        let Some(c) = self.contacts.get(&key) else {
+        let Some(c) = self.contacts.get(&key).cloned() else {
             return;
         };
+        let contact_conversation = Conversation::Contact {
+            account: self.conversation_account(account),
+            handle: c.handle.clone(),
+        };
         let mask = c.mask();
-        if from_self {
+        let (archive_id, origin_id) = (m.ids.archive, m.ids.origin);
+        if m.from_self {
             match self.setting("self_messages").unwrap_or("true") {
-                "false" => {}
+                "false" => {
+                    self.skip_archived(account, archive_id.as_deref()).await;
+                }
                 "prefix" | "prefix_notice" => {
-                    let text = format!("-> {}", body);
-                    self.deliver(
-                        &mask,
-                        &self.nick.clone(),
-                        &text,
-                        MessageKind::Notice,
-                        sent_at,
+                    let text = format!("-> {body}");
+                    let me = self.nick.clone();
+                    self.show(
+                        To::All,
+                        Shown {
+                            mask: &mask,
+                            target: &me,
+                            body: &text,
+                            kind: MessageKind::Notice,
+                            sent_at: m.sent_at,
+                            conversation: Some(contact_conversation),
+                            direction: Direction::Outgoing,
+                            archive_id,
+                            origin_id,
+                        },
                     );
                 }
                 _ => {
-                    let target = c.nick.clone();
-                    self.deliver(&self.my_mask(), &target, &body, kind, sent_at);
+                    let me = self.my_mask();
+                    self.show(
+                        To::All,
+                        Shown {
+                            mask: &me,
+                            target: &c.nick,
+                            body: &body,
+                            kind: m.kind,
+                            sent_at: m.sent_at,
+                            conversation: Some(contact_conversation),
+                            direction: Direction::Outgoing,
+                            archive_id,
+                            origin_id,
+                        },
+                    );
                 }
             }
             return;
@@ -322,7 +395,7 @@ impl Session {
         match target {
             Some(ch) => {
                 let prefix = format!("{}{}", self.nick, self.setting("to_char").unwrap_or(": "));
-                let text = if kind == MessageKind::Action {
+                let text = if m.kind == MessageKind::Action {
                     body.clone()
                 } else {
                     sanitize::lines(&body)
@@ -331,86 +404,67 @@ impl Session {
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
-                self.deliver(&mask, &ch, &text, kind, sent_at);
+                self.show(
+                    To::All,
+                    Shown {
+                        mask: &mask,
+                        target: &ch,
+                        body: &text,
+                        kind: m.kind,
+                        sent_at: m.sent_at,
+                        conversation: Some(Conversation::Local(irc_lower(&ch))),
+                        direction: Direction::Incoming,
+                        archive_id,
+                        origin_id,
+                    },
+                );
             }
             None => {
                 let me = self.nick.clone();
-                self.deliver(&mask, &me, &body, kind, sent_at);
+                self.show(
+                    To::All,
+                    Shown {
+                        mask: &mask,
+                        target: &me,
+                        body: &body,
+                        kind: m.kind,
+                        sent_at: m.sent_at,
+                        conversation: Some(contact_conversation),
+                        direction: Direction::Incoming,
+                        archive_id,
+                        origin_id,
+                    },
+                );
             }
         }
     }
 
-    /// Send a (possibly multi-line, possibly long) message from `mask` to `target`,
-    /// one PRIVMSG per line, with a server-time tag or a timestamp prefix when delayed.
-    pub(crate) fn deliver(
-        &self,
-        mask: &str,
-        target: &str,
-        body: &str,
-        kind: MessageKind,
-        sent_at: Option<SystemTime>,
-    ) {
-        let stamp = sent_at.map(format_time);
-        let prefix_ts = match &stamp {
-            Some(_) if self.caps.has(Cap::ServerTime) => None,
-            Some(_) if self.flag("display_timestamps") => {
-                let tz = self.setting("timezone").unwrap_or("local");
-                sent_at.map(|t| short_time(t, tz))
-            }
-            _ => None,
-        };
-        let overhead = mask.len() + target.len() + 40;
-        let max = 510usize.saturating_sub(overhead).max(64);
-        for line in sanitize::lines(body) {
-            if line.is_empty() {
-                continue;
-            }
-            let line = match &prefix_ts {
-                Some(ts) => format!("[{ts}] {line}"),
-                None => line,
-            };
-            for chunk in sanitize::split_for_privmsg(&line, max) {
-                let (verb, text) = match kind {
-                    MessageKind::Normal => ("PRIVMSG", chunk),
-                    MessageKind::Action => ("PRIVMSG", format!("\x01ACTION {chunk}\x01")),
-                    MessageKind::Notice => ("NOTICE", chunk),
-                };
-                let mut l = Line::new(verb).prefix(mask).param(target).param(text);
-                if let Some(ts) = &stamp {
-                    l = l.tag("time", ts.clone());
-                }
-                self.send(l);
-            }
+    /// A message dropped on purpose still moves its archive's catch-up cursor.
+    async fn skip_archived(&mut self, account: AccountId, archive_id: Option<&str>) {
+        let Some(id) = archive_id else { return };
+        let h = self.log_handle();
+        let row = self.conversation_account(account);
+        if let Err(e) = h.log.set_archive_cursor(h.user, row, "", id).await {
+            tracing::warn!(error = %e, "moving the catch-up cursor failed");
         }
     }
 
-    fn typing_changed(&self, account: AccountId, from: &str, state: waggle_core::TypingState) {
+    fn typing_changed(&mut self, account: AccountId, from: &str, state: waggle_core::TypingState) {
         if !self.flag("typing_notice") {
             return;
         }
         let Some(c) = self.contacts.get(&(account, from.to_string())) else {
             return;
         };
-        let (word, digit) = match state {
-            waggle_core::TypingState::Active => ("active", "1"),
-            waggle_core::TypingState::Paused => ("paused", "2"),
-            waggle_core::TypingState::Done => ("done", "0"),
-        };
-        if self.caps.has(Cap::MessageTags) {
-            self.send(
-                Line::new("TAGMSG")
-                    .tag("+typing", word)
-                    .prefix(c.mask())
-                    .param(&self.nick),
-            );
-        } else {
-            self.send(
-                Line::new("PRIVMSG")
-                    .prefix(c.mask())
-                    .param(&self.nick)
-                    .param(format!("\x01TYPING {digit}\x01")),
-            );
-        }
+        let (mask, target) = (c.mask(), self.nick.clone());
+        self.push(
+            To::All,
+            Out::Typing {
+                mask,
+                target,
+                state,
+            },
+        );
     }
 
     fn occupant_updated(
@@ -571,20 +625,6 @@ pub(crate) fn role_modes(role: Role) -> String {
     }
 }
 
-fn format_time(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    dt.format(&fmt).unwrap_or_default()
-}
-
-fn short_time(t: SystemTime, timezone: &str) -> String {
-    let dt = time::OffsetDateTime::from(t).to_offset(parse_timezone(timezone));
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    dt.format(&fmt).unwrap_or_default()
-}
-
 /// The offset for the `timezone` setting: `local`, `gmt`/`utc`, or `+HH:MM`/`-HH:MM`.
 pub(crate) fn parse_timezone(tz: &str) -> time::UtcOffset {
     match tz.to_ascii_lowercase().as_str() {
@@ -662,13 +702,5 @@ mod tests {
         assert_eq!(parse_timezone("+01:30").whole_minutes(), 90);
         assert_eq!(parse_timezone("-5").whole_hours(), -5);
         assert_eq!(parse_timezone("garbage"), time::UtcOffset::UTC);
-        let t = SystemTime::UNIX_EPOCH;
-        assert_eq!(short_time(t, "+02:00"), "1970-01-01 02:00:00");
-    }
-
-    #[test]
-    fn times() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500);
-        assert_eq!(format_time(t), "1970-01-01T00:00:01.500Z");
     }
 }

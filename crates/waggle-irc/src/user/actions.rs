@@ -2,14 +2,18 @@
 //! (`CALL`, `HANGUP`, and `HELP` listing them), and the raw console contact whose
 //! lines are shown in the control channel.
 
-use waggle_core::{AccountId, Command, Contact, MessageKind, Presence, PresenceState};
+use waggle_core::{
+    AccountId, Command, Contact, Conversation, Direction, MessageKind, Presence, PresenceState,
+};
 
-use super::Session;
+use super::Cx;
+use super::cx::Shown;
 use super::state::{Channel, ContactEntry};
 use crate::line::Line;
+use crate::outbox::To;
 use crate::sanitize;
 
-impl Session {
+impl Cx<'_> {
     /// A CTCP other than ACTION and TYPING that the user sent to a contact: `HELP`
     /// lists the protocol's contact actions, a listed action runs on the account.
     /// Returns false when the CTCP means nothing here.
@@ -93,12 +97,19 @@ impl Session {
             .map(|l| format!("{prefix}{l}"))
             .collect::<Vec<_>>()
             .join("\n");
-        self.deliver(
-            &mask,
-            super::CONTROL_CHANNEL,
-            &text,
-            MessageKind::Normal,
-            None,
+        self.show(
+            To::All,
+            Shown {
+                mask: &mask,
+                target: super::CONTROL_CHANNEL,
+                body: &text,
+                kind: MessageKind::Normal,
+                sent_at: None,
+                conversation: Some(Conversation::Local(super::CONTROL_CHANNEL.to_string())),
+                direction: Direction::Incoming,
+                archive_id: None,
+                origin_id: None,
+            },
         );
     }
 }

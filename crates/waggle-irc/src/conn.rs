@@ -1,27 +1,29 @@
 //! One client connection: a writer draining a bounded queue, and a reader that
-//! registers the client (PASS/NICK/USER/CAP/SASL), then feeds its lines, rate
-//! limited, to the user's session and keeps the link alive with PING.
+//! registers the client (PASS/NICK/USER/CAP/SASL), attaches it to its user, then
+//! feeds its lines to the user task and keeps the link alive with PING.
+//!
+//! A burst of lines is never dropped: the reader waits while the user task is
+//! busy (it stops reading the socket, so TCP slows the client down). Only a
+//! connection that floods before registering is dropped.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use irc_proto::{Command as IrcCmd, Message};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use irc_proto::Command as IrcCmd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{debug, info, trace};
 
 use crate::codec::{Incoming, IrcCodec};
 use crate::line::Line;
+use crate::outbox::ClientId;
 use crate::registration::{Registration, Step};
 use crate::server::Shared;
-use crate::session::{self, ClientInfo, SessionInput};
+use crate::user::{NewClient, UserInput};
 
 /// The sending side of a client's output queue. Never blocks: a client whose queue
 /// is full is marked dead (SendQ exceeded) and dropped by its connection.
@@ -48,28 +50,47 @@ impl ClientTx {
     pub fn line(&self, line: Line) -> bool {
         self.send(line.to_wire())
     }
+
+    /// Queue a built line, waiting up to `patience` for room; a client that
+    /// does not drain its queue in that time is marked dead (SendQ).
+    pub async fn line_wait(&self, line: Line, patience: Duration) -> bool {
+        match tokio::time::timeout(patience, self.tx.send(line.to_wire())).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                self.dead.cancel();
+                false
+            }
+        }
+    }
 }
 
-/// Tell a client over the connection limit why it is closed.
-pub(crate) async fn refuse(stream: TcpStream, name: String) {
-    let (_, w) = stream.into_split();
+/// Tell a client over a connection limit why it is closed.
+pub(crate) async fn refuse<S>(stream: S, name: String, why: &'static str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (_, w) = tokio::io::split(stream);
     let mut out = FramedWrite::new(w, IrcCodec::default());
     let _ = tokio::time::timeout(
         Duration::from_secs(5),
-        out.send(format!(":{name} ERROR :Closing link: too many connections")),
+        out.send(format!(":{name} ERROR :Closing link: {why}")),
     )
     .await;
 }
 
+type Reader<S> = FramedRead<ReadHalf<S>, IrcCodec>;
+
 /// Serve one connection until it closes or `shutdown` is cancelled.
-pub(crate) async fn run(
-    stream: TcpStream,
+pub(crate) async fn run<S>(
+    stream: S,
     host: String,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-    tracker: TaskTracker,
-) {
-    let (r, w) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
     let mut reader = FramedRead::new(r, IrcCodec::default());
     let (tx, rx) = mpsc::channel::<String>(shared.config.sendq_lines.max(16));
     let dead = CancellationToken::new();
@@ -83,13 +104,14 @@ pub(crate) async fn run(
         ":{name} NOTICE * :Waggle-IRCd initialized, please go on"
     ));
 
-    let mut reg = Registration::new(shared.clone(), client.clone(), host);
-    let deadline = Instant::now() + shared.config.ping_timeout;
+    let mut reg = Registration::new(shared.clone(), client.clone(), host.clone());
+    let deadline = Instant::now() + shared.config.registration_timeout;
+    let mut lines = 0u32;
     let registered = loop {
         let item = tokio::select! {
             item = reader.next() => item,
             _ = tokio::time::sleep_until(deadline) => {
-                client.send(format!("ERROR :Closing link: {} (Registration timed out)", reg.host()));
+                client.send(format!("ERROR :Closing link: {host} (Registration timed out)"));
                 break None;
             }
             _ = shutdown.cancelled() => {
@@ -99,6 +121,12 @@ pub(crate) async fn run(
             _ = dead.cancelled() => break None,
         };
         let Some(Ok(incoming)) = item else { break None };
+        lines += 1;
+        if lines > shared.config.flood_max_queue {
+            client.send(format!("ERROR :Closing link: {host} (Excess Flood)"));
+            info!("dropped for flooding before registration");
+            break None;
+        }
         match reg.handle(incoming).await {
             Step::Continue => {}
             Step::Close => break None,
@@ -107,16 +135,28 @@ pub(crate) async fn run(
     };
 
     if let Some(info) = registered {
-        serve_registered(
-            &shared,
-            &client,
-            &dead,
-            &mut reader,
-            info,
-            shutdown,
-            tracker,
-        )
-        .await;
+        let id = ClientId(shared.next_client_id());
+        let closed = CancellationToken::new();
+        let new = NewClient {
+            id,
+            tx: client.clone(),
+            closed: closed.clone(),
+            info: *info,
+            welcomed: false,
+            view: Vec::new(),
+            greeting: None,
+            accounts: Vec::new(),
+        };
+        if let Some(user) = crate::users::attach(&shared, new).await {
+            let link = Link {
+                id,
+                host: &host,
+                client: &client,
+                dead: &dead,
+                closed: &closed,
+            };
+            serve_attached(&shared, &link, user, &mut reader, shutdown).await;
+        }
     }
     drop(client);
     drop(reg);
@@ -132,7 +172,10 @@ pub(crate) async fn run(
     debug!("connection closed");
 }
 
-async fn write_loop(w: OwnedWriteHalf, mut rx: mpsc::Receiver<String>, dead: CancellationToken) {
+async fn write_loop<W>(w: WriteHalf<W>, mut rx: mpsc::Receiver<String>, dead: CancellationToken)
+where
+    W: AsyncRead + AsyncWrite,
+{
     let mut out = FramedWrite::new(w, IrcCodec::default());
     loop {
         let line = tokio::select! {
@@ -166,55 +209,39 @@ async fn write_loop(w: OwnedWriteHalf, mut rx: mpsc::Receiver<String>, dead: Can
     let _ = out.close().await;
 }
 
-type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, IrcCodec>;
+/// An attached connection's ends.
+struct Link<'a> {
+    id: ClientId,
+    host: &'a str,
+    client: &'a ClientTx,
+    /// Cancelled when the client stops reading (SendQ).
+    dead: &'a CancellationToken,
+    /// Cancelled when the user task lets go of the client.
+    closed: &'a CancellationToken,
+}
 
-async fn serve_registered(
+/// Feed an attached client's lines to its user task until either side ends.
+async fn serve_attached<S>(
     shared: &Arc<Shared>,
-    client: &ClientTx,
-    dead: &CancellationToken,
-    reader: &mut Reader,
-    info: ClientInfo,
+    link: &Link<'_>,
+    user: mpsc::Sender<UserInput>,
+    reader: &mut Reader<S>,
     shutdown: CancellationToken,
-    tracker: TaskTracker,
-) {
+) where
+    S: AsyncRead + AsyncWrite,
+{
     let cfg = &shared.config;
-
-    let host = info.host.clone();
-    let session = session::spawn(
-        shared.clone(),
-        client.clone(),
-        info,
-        shutdown.clone(),
-        &tracker,
-    );
-    let mut pending: VecDeque<Message> = VecDeque::new();
-    let mut tokens = cfg.flood_burst as f64;
-    let mut last_refill = Instant::now();
+    let Link {
+        id,
+        host,
+        client,
+        dead,
+        closed,
+    } = *link;
     let mut last_seen = Instant::now();
     let mut pinged = false;
+    let gone = |why: &'static str| UserInput::Gone(id, why);
     loop {
-        let now = Instant::now();
-        tokens = (tokens + now.duration_since(last_refill).as_secs_f64() * cfg.flood_rate as f64)
-            .min(cfg.flood_burst as f64);
-        last_refill = now;
-        while tokens >= 1.0 {
-            let Some(msg) = pending.pop_front() else {
-                break;
-            };
-            tokens -= 1.0;
-            if session
-                .send(SessionInput::Irc(Box::new(msg)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        let next_token = if pending.is_empty() {
-            now + Duration::from_secs(3600)
-        } else {
-            now + Duration::from_secs_f64((1.0 - tokens).max(0.0) / cfg.flood_rate.max(1) as f64)
-        };
         let idle_deadline = if pinged {
             last_seen + cfg.ping_timeout
         } else {
@@ -226,53 +253,47 @@ async fn serve_registered(
                     Some(Ok(i)) => i,
                     _ => {
                         info!("client disconnected");
+                        let _ = user.send(gone("Connection closed")).await;
                         return;
                     }
                 };
                 last_seen = Instant::now();
                 pinged = false;
-                match incoming {
-                    Incoming::TooLong => {
-                                                // The session answers, in order and with the nick as it is now.
-                        if session.send(SessionInput::TooLong).await.is_err() {
-                            return;
-                        }
-                    }
+                let input = match incoming {
+                    // The user task answers, in order and with the nick as it is now.
+                    Incoming::TooLong => UserInput::TooLong(id),
                     Incoming::Invalid { reason, .. } => {
                         debug!(%reason, "invalid line");
+                        continue;
                     }
-                    // PING goes through the session like every other line, so its
-                    // PONG comes after the replies to everything sent before it.
                     Incoming::Message(msg) => match &msg.command {
-                                                IrcCmd::PONG(..) if msg.tags.is_none() => {}
-                                                IrcCmd::QUIT(reason) => {
-                            // Lines still throttled are handled first: nothing the client sent is lost.
-                            for m in pending.drain(..) {
-                                if session.send(SessionInput::Irc(Box::new(m))).await.is_err() {
-                                    return;
-                                }
-                            }
-                            let reason = reason.clone().unwrap_or_else(|| "Leaving".into());
-                            if session.send(SessionInput::Quit(reason)).await.is_err() {
-                                return;
-                            }
-                        }
-                        _ => {
-                            if pending.len() >= cfg.flood_max_queue as usize {
-                                client.send(format!("ERROR :Closing link: {host} (Excess Flood)"));
-                                info!("dropped for flooding");
-                                return;
-                            }
-                            pending.push_back(msg);
-                        }
+                        IrcCmd::PONG(..) if msg.tags.is_none() => continue,
+                        IrcCmd::QUIT(reason) => UserInput::Quit(
+                            id,
+                            reason.clone().unwrap_or_else(|| "Leaving".into()),
+                        ),
+                        // PING goes through the user task like every other line, so
+                        // its PONG comes after the replies to everything sent before it.
+                        _ => UserInput::Line(id, Box::new(msg)),
                     },
+                };
+                // Waiting here is the backpressure: while the user task is busy,
+                // the socket is not read.
+                tokio::select! {
+                    sent = user.send(input) => if sent.is_err() { return },
+                    _ = closed.cancelled() => return,
+                    _ = dead.cancelled() => {
+                        info!("dropped: SendQ exceeded");
+                        let _ = user.send(gone("SendQ exceeded")).await;
+                        return;
+                    }
                 }
             }
-            _ = tokio::time::sleep_until(next_token) => {}
             _ = tokio::time::sleep_until(idle_deadline) => {
                 if pinged {
                     client.send(format!("ERROR :Closing link: {host} (Ping timeout)"));
                     info!("ping timeout");
+                    let _ = user.send(gone("Ping timeout")).await;
                     return;
                 }
                 pinged = true;
@@ -280,11 +301,16 @@ async fn serve_registered(
             }
             _ = dead.cancelled() => {
                 info!("dropped: SendQ exceeded");
+                let _ = user.send(gone("SendQ exceeded")).await;
                 return;
             }
-            _ = session.closed() => {
+            _ = closed.cancelled() => {
+                if shutdown.is_cancelled() {
+                    client.send("ERROR :Closing link: server shutting down".into());
+                }
                 return;
             }
+            _ = user.closed() => return,
             _ = shutdown.cancelled() => {
                 client.send("ERROR :Closing link: server shutting down".into());
                 return;

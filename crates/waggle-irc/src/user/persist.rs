@@ -3,20 +3,22 @@
 //! `register` saves all of it at once.
 
 use tracing::warn;
-use waggle_core::{AccountId, ChannelRecord, ContactRecord, StoreError};
+use waggle_core::{AccountId, AccountRecord, ChannelRecord, ContactRecord, StoreError};
 
-use super::Session;
+use super::Cx;
 use super::state::{Account, AccountState, Channel, ContactEntry, NickOwner};
+use crate::line::Line;
 use crate::nick::irc_lower;
 use crate::registration::Login;
+use crate::users::Claim;
 
-impl Session {
-    fn report(&self, what: &str, e: StoreError) {
+impl Cx<'_> {
+    fn report(&mut self, what: &str, e: StoreError) {
         warn!(error = %e, "store write failed: {what}");
         self.root_say(&format!("Warning: could not save {what}: {e}"));
     }
 
-    pub(crate) async fn save_setting(&self, name: &str, value: Option<&str>) {
+    pub(crate) async fn save_setting(&mut self, name: &str, value: Option<&str>) {
         let Some(login) = &self.login else { return };
         if let Err(e) = self.shared.store.set_setting(login.id, name, value).await {
             self.report("the setting", e);
@@ -45,7 +47,7 @@ impl Session {
         }
     }
 
-    pub(crate) async fn delete_account_row(&self, row: Option<i64>) {
+    pub(crate) async fn delete_account_row(&mut self, row: Option<i64>) {
         let (Some(login), Some(row)) = (&self.login, row) else {
             return;
         };
@@ -65,7 +67,7 @@ impl Session {
         })
     }
 
-    pub(crate) async fn save_contact(&self, account: AccountId, handle: &str) {
+    pub(crate) async fn save_contact(&mut self, account: AccountId, handle: &str) {
         let Some(login) = &self.login else { return };
         let Some(c) = self.contacts.get(&(account, handle.to_string())) else {
             return;
@@ -81,7 +83,7 @@ impl Session {
         }
     }
 
-    pub(crate) async fn delete_contact_row(&self, account: AccountId, handle: &str) {
+    pub(crate) async fn delete_contact_row(&mut self, account: AccountId, handle: &str) {
         let Some(login) = &self.login else { return };
         let Some(row) = self.account_by_id(account).and_then(|a| a.rec.row) else {
             return;
@@ -96,7 +98,7 @@ impl Session {
         }
     }
 
-    pub(crate) async fn save_channel(&self, name: &str) {
+    pub(crate) async fn save_channel(&mut self, name: &str) {
         let Some(login) = &self.login else { return };
         let Some(ch) = self.channel(name) else { return };
         let rec = ChannelRecord {
@@ -108,7 +110,7 @@ impl Session {
         }
     }
 
-    pub(crate) async fn delete_channel_row(&self, name: &str) {
+    pub(crate) async fn delete_channel_row(&mut self, name: &str) {
         let Some(login) = &self.login else { return };
         if let Err(e) = self.shared.store.delete_channel(login.id, name).await {
             self.report("the channel deletion", e);
@@ -140,27 +142,51 @@ impl Session {
         }
     }
 
-    /// Become `login`; with `load`, replace the in-memory state with the stored one,
-    /// join auto_join channels and connect auto_connect accounts.
-    pub(crate) async fn adopt_login(&mut self, login: Login, load: bool) -> bool {
-        if !self.shared.claim(&login.name) {
-            self.root_say("That user is already logged in on another connection.");
+    /// Become `login`. With `load`, the stored state replaces what the session
+    /// holds — except its accounts when `force` is set (`identify -force` keeps
+    /// them, as in BitlBee) — and auto_join channels are joined.
+    ///
+    /// When the user is already running elsewhere, this session's client is
+    /// handed over to that task instead (see [`Control::handover`]), and false is
+    /// returned: the caller says nothing more.
+    ///
+    /// [`Control::handover`]: super::cx::Control::handover
+    pub(crate) async fn adopt_login(&mut self, login: Login, load: bool, force: bool) -> bool {
+        let Some(me) = self.self_tx.upgrade() else {
+            return false;
+        };
+        if let Claim::Running(other) = self.shared.users.claim(login.id, &me) {
+            let greeting = if load {
+                "Password accepted, settings and accounts loaded"
+            } else {
+                "Password accepted"
+            };
+            self.ctl.handover = Some((other, Some(greeting.to_string())));
             return false;
         }
         if load {
             let data = match self.shared.store.load(login.id, &login.key).await {
                 Ok(d) => d,
                 Err(e) => {
-                    self.shared.release(&login.name);
+                    self.shared.users.release(login.id, &me);
                     warn!(error = %e, "loading user data failed");
                     self.root_say("Unknown error while loading configuration");
                     return false;
                 }
             };
-            self.stop_all_accounts();
+            let kept: Vec<Account> = if force {
+                std::mem::take(&mut self.accounts)
+            } else {
+                self.stop_all_accounts();
+                Vec::new()
+            };
             self.accounts.clear();
-            self.contacts.clear();
-            self.nicks.clear();
+            self.contacts
+                .retain(|k, _| kept.iter().any(|a| a.id == k.0));
+            self.nicks.retain(
+                |_, o| matches!(o, NickOwner::Contact(a, _) if kept.iter().any(|k| k.id == *a)),
+            );
+            self.nicks.insert("root".into(), NickOwner::Root);
             self.settings = data.settings;
             for rec in data.accounts {
                 let id = AccountId(self.next_account);
@@ -175,16 +201,17 @@ impl Session {
                 });
             }
             for c in data.contacts {
-                let Some(acc) = self
+                let Some((acc_id, protocol)) = self
                     .accounts
                     .iter()
                     .find(|a| a.rec.row == Some(c.account_row))
+                    .map(|a| (a.id, a.rec.protocol.clone()))
                 else {
                     continue;
                 };
-                let (user, host) = self.contact_user_host(&acc.rec.protocol, &c.handle);
+                let (user, host) = self.contact_user_host(&protocol, &c.handle);
                 let entry = ContactEntry {
-                    account: acc.id,
+                    account: acc_id,
                     handle: c.handle.clone(),
                     nick: c.nick.clone(),
                     display_name: c.display_name,
@@ -197,9 +224,16 @@ impl Session {
                 };
                 self.nicks.insert(
                     irc_lower(&c.nick),
-                    NickOwner::Contact(acc.id, c.handle.clone()),
+                    NickOwner::Contact(acc_id, c.handle.clone()),
                 );
-                self.contacts.insert((acc.id, c.handle), entry);
+                self.contacts.insert((acc_id, c.handle), entry);
+            }
+            for mut a in kept {
+                // Kept accounts get their own row under the login, tags made unique.
+                a.rec.row = None;
+                a.rec.tag = self.unique_tag(&a.rec.tag);
+                a.rec.position = self.accounts.len() as u32;
+                self.accounts.push(a);
             }
             for rec in data.channels {
                 match self.channel_mut(&rec.name) {
@@ -213,6 +247,17 @@ impl Session {
             }
         }
         self.login = Some(login);
+        if force {
+            let ids: Vec<AccountId> = self
+                .accounts
+                .iter()
+                .filter(|a| a.rec.row.is_none())
+                .map(|a| a.id)
+                .collect();
+            for id in ids {
+                self.save_account(id).await;
+            }
+        }
         if load {
             self.sync_control_channels(None);
             let auto: Vec<String> = self
@@ -233,6 +278,72 @@ impl Session {
         true
     }
 
+    /// Keep an account of the session this client identified in: a new account
+    /// here, saved, and switched on when it was on there.
+    pub(crate) async fn keep_account(&mut self, mut rec: AccountRecord, was_on: bool) {
+        let id = AccountId(self.next_account);
+        self.next_account += 1;
+        rec.row = None;
+        rec.tag = self.unique_tag(&rec.tag);
+        rec.position = self.accounts.len() as u32;
+        self.accounts.push(Account {
+            id,
+            rec,
+            state: AccountState::Off,
+            commands: None,
+            cancel: None,
+            ack: None,
+        });
+        self.save_account(id).await;
+        if was_on {
+            self.start_account(id);
+        }
+    }
+
+    /// `tag`, or `tag2`, `tag3` … when another account has it.
+    pub(crate) fn unique_tag(&self, tag: &str) -> String {
+        let base = tag.trim_end_matches(|c: char| c.is_ascii_digit());
+        let base = if base.is_empty() { tag } else { base };
+        let mut candidate = tag.to_string();
+        let mut n = 2;
+        while self
+            .accounts
+            .iter()
+            .any(|a| a.rec.tag.eq_ignore_ascii_case(&candidate))
+        {
+            candidate = format!("{base}{n}");
+            n += 1;
+        }
+        candidate
+    }
+
+    /// What an identified client is told: 900 with SASL, and user mode +R.
+    pub(crate) fn logged_in_numerics(&mut self) {
+        if self.login.is_none() {
+            return;
+        }
+        if self.origin_has(crate::caps::Cap::Sasl) {
+            let name = self
+                .login
+                .as_ref()
+                .map(|l| l.name.clone())
+                .unwrap_or_default();
+            let line = self
+                .numeric("900")
+                .param(self.my_mask())
+                .param(&name)
+                .param(format!("You are now logged in as {name}"));
+            self.send(line);
+        }
+        let line = Line::new("MODE")
+            .prefix(self.my_mask())
+            .param(&self.nick)
+            .param("+R");
+        self.send(line);
+    }
+}
+
+impl super::User {
     /// The user and host parts of a contact's hostmask.
     pub(crate) fn contact_user_host(&self, protocol: &str, handle: &str) -> (String, String) {
         let clean = |s: &str| -> String {

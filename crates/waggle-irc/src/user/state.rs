@@ -93,6 +93,10 @@ pub(crate) struct Channel {
     pub room: Option<(AccountId, RoomId)>,
     /// For a chat: our own modes from our role.
     pub my_modes: String,
+    /// When the channel was made (Unix seconds, for 329).
+    pub created: u64,
+    /// When its topic was last set (Unix seconds, for 333).
+    pub topic_at: u64,
 }
 
 impl Channel {
@@ -106,7 +110,16 @@ impl Channel {
             members: BTreeMap::new(),
             room: None,
             my_modes: String::new(),
+            created: unix_now(),
+            topic_at: unix_now(),
         }
+    }
+
+    /// Set the topic, and who set it, now.
+    pub fn set_topic(&mut self, topic: String, by: String) {
+        self.topic = Some(topic);
+        self.topic_by = Some(by);
+        self.topic_at = unix_now();
     }
 
     pub fn setting(&self, key: &str) -> Option<&str> {
@@ -116,6 +129,14 @@ impl Channel {
     pub fn is_chat(&self) -> bool {
         self.setting("type") == Some("chat")
     }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A question a backend asked.

@@ -4,13 +4,13 @@
 
 use waggle_core::PresenceState;
 
-use super::Session;
 use super::state::{Channel, ContactEntry, Member};
-use crate::caps::Cap;
+use super::{Cx, User};
 use crate::line::Line;
 use crate::nick::irc_lower;
+use crate::outbox::{Join, NameEntry, Names, Out, To};
 
-impl Session {
+impl User {
     /// The modes `show_users` gives a contact in `ch`, or `None` when it is not shown there.
     pub(crate) fn contact_modes_in(&self, ch: &Channel, c: &ContactEntry) -> Option<String> {
         if ch.is_chat() {
@@ -128,8 +128,10 @@ impl Session {
             _ => String::new(),
         }
     }
+}
 
-    /// Join the user to a known channel now and send the join burst.
+impl Cx<'_> {
+    /// Join the user to a known channel now and send every client the join burst.
     pub(crate) fn join_channel_now(&mut self, name: &str) {
         let Some(ch) = self.channel(name).cloned() else {
             return;
@@ -148,62 +150,135 @@ impl Session {
                     .collect();
             }
         }
-        let join = if self.caps.has(Cap::ExtendedJoin) {
-            let account = self
+        self.channel_burst(To::All, &ch.name);
+    }
+
+    /// JOIN, topic, read marker and NAMES of a joined channel, for `to`.
+    pub(crate) fn channel_burst(&mut self, to: To, name: &str) {
+        let join = self.my_join(name);
+        self.push(to, Out::Join(join));
+        self.send_topic_to(to, name, false);
+        self.push(to, Out::ReadMarker(name.to_string()));
+        self.send_names(to, name);
+    }
+
+    /// The user's own JOIN of a channel.
+    fn my_join(&self, channel: &str) -> Join {
+        Join {
+            mask: self.my_mask(),
+            channel: channel.to_string(),
+            account: self
                 .login
                 .as_ref()
                 .map(|l| l.name.clone())
-                .unwrap_or_else(|| "*".into());
-            Line::new("JOIN")
-                .prefix(self.my_mask())
-                .param(&ch.name)
-                .param(account)
-                .param(&self.realname)
-        } else {
-            Line::new("JOIN").prefix(self.my_mask()).param(&ch.name)
-        };
-        self.send(join);
-        self.send_topic(&ch.name, false);
-        self.send_names(&ch.name);
+                .unwrap_or_else(|| "*".into()),
+            realname: self.realname.clone(),
+        }
+    }
+
+    /// Bring one newly attached client's view in line with the user's channels:
+    /// `view` is what it shows already (a client handed over from the session it
+    /// identified in), by channel with its members (lower-case nicks).
+    pub(crate) fn burst_channels(&mut self, to: To, view: &[(String, Vec<String>)]) {
+        let joined: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| c.joined)
+            .map(|c| c.name.clone())
+            .collect();
+        for (name, members) in view {
+            if !joined.iter().any(|j| irc_lower(j) == irc_lower(name)) {
+                let line = Line::new("PART").prefix(self.my_mask()).param(name);
+                self.push(to, Out::Line(line));
+                continue;
+            }
+            let Some(ch) = self.channel(name).cloned() else {
+                continue;
+            };
+            for m in members {
+                if !ch.members.contains_key(m) {
+                    let nick = m.clone();
+                    let line = Line::new("PART")
+                        .prefix(format!("{nick}!{nick}@{}", self.shared.config.name))
+                        .param(&ch.name);
+                    self.push(to, Out::Line(line));
+                }
+            }
+            for (key, m) in &ch.members {
+                if !members.contains(key) {
+                    self.push(
+                        to,
+                        Out::Join(Join {
+                            mask: m.mask.clone(),
+                            channel: ch.name.clone(),
+                            account: "*".into(),
+                            realname: m.realname.clone(),
+                        }),
+                    );
+                }
+            }
+            self.send_topic_to(to, &ch.name, false);
+            self.send_names(to, &ch.name);
+        }
+        for name in joined {
+            if !view.iter().any(|(v, _)| irc_lower(v) == irc_lower(&name)) {
+                self.channel_burst(to, &name);
+            }
+        }
+    }
+
+    /// 332/333 (or 331 when `explicit` and no topic), to the origin.
+    pub(crate) fn send_topic(&mut self, name: &str, explicit: bool) {
+        self.send_topic_to(To::Origin, name, explicit);
     }
 
     /// 332/333 (or 331 when `explicit` and no topic).
-    pub(crate) fn send_topic(&self, name: &str, explicit: bool) {
-        let Some(ch) = self.channel(name) else { return };
+    pub(crate) fn send_topic_to(&mut self, to: To, name: &str, explicit: bool) {
+        let Some(ch) = self.channel(name).cloned() else {
+            return;
+        };
         match &ch.topic {
             Some(t) if !t.is_empty() => {
-                self.send(self.numeric("332").param(&ch.name).param(t));
+                let line = self.numeric("332").param(&ch.name).param(t);
+                self.push(to, Out::Line(line));
                 if let Some(by) = &ch.topic_by {
-                    self.send(self.numeric("333").param(&ch.name).param(by).param("0"));
+                    let line = self
+                        .numeric("333")
+                        .param(&ch.name)
+                        .param(by)
+                        .param(ch.topic_at.to_string());
+                    self.push(to, Out::Line(line));
                 }
             }
             _ if explicit => {
-                self.send(self.numeric("331").param(&ch.name).param("No topic is set"))
+                let line = self.numeric("331").param(&ch.name).param("No topic is set");
+                self.push(to, Out::Line(line));
             }
             _ => {}
         }
     }
 
     /// 353/366 for a channel.
-    pub(crate) fn send_names(&self, name: &str) {
-        let Some(ch) = self.channel(name) else {
-            self.send(self.numeric("366").param(name).param("End of /NAMES list"));
+    pub(crate) fn send_names(&mut self, to: To, name: &str) {
+        let Some(ch) = self.channel(name).cloned() else {
+            let line = self.numeric("366").param(name).param("End of /NAMES list");
+            self.push(to, Out::Line(line));
             return;
         };
-        let multi = self.caps.has(Cap::MultiPrefix);
-        let uhnames = self.caps.has(Cap::UserhostInNames);
         let mut entries = Vec::new();
         if ch.joined {
-            entries.push(format_name(
-                &self.my_modes_in(ch),
-                &self.nick,
-                &self.my_mask(),
-                multi,
-                uhnames,
-            ));
+            entries.push(NameEntry {
+                modes: self.my_modes_in(&ch),
+                nick: self.nick.clone(),
+                mask: self.my_mask(),
+            });
         }
         for m in ch.members.values() {
-            entries.push(format_name(&m.modes, &m.nick, &m.mask, multi, uhnames));
+            entries.push(NameEntry {
+                modes: m.modes.clone(),
+                nick: m.nick.clone(),
+                mask: m.mask.clone(),
+            });
         }
         if ch.is_chat() && ch.joined {
             // As in BitlBee, root is in every channel, chats included.
@@ -211,45 +286,18 @@ impl Session {
                 "both" | "root" => "@",
                 _ => "",
             };
-            entries.push(format_name(
-                modes,
-                &self.root_nick(),
-                &self.root_mask(),
-                multi,
-                uhnames,
-            ));
+            entries.push(NameEntry {
+                modes: modes.into(),
+                nick: self.root_nick(),
+                mask: self.root_mask(),
+            });
         }
-        // BitlBee's symbol for every channel, chats included.
-        let symbol = "=";
-        let mut chunk = String::new();
-        for e in entries {
-            if chunk.len() + e.len() > 380 {
-                self.send(
-                    self.numeric("353")
-                        .param(symbol)
-                        .param(&ch.name)
-                        .param(&chunk),
-                );
-                chunk.clear();
-            }
-            if !chunk.is_empty() {
-                chunk.push(' ');
-            }
-            chunk.push_str(&e);
-        }
-        if !chunk.is_empty() {
-            self.send(
-                self.numeric("353")
-                    .param(symbol)
-                    .param(&ch.name)
-                    .param(&chunk),
-            );
-        }
-        self.send(
-            self.numeric("366")
-                .param(&ch.name)
-                .param("End of /NAMES list"),
-        );
+        let names = Names {
+            me: self.nick.clone(),
+            channel: ch.name.clone(),
+            entries,
+        };
+        self.push(to, Out::Names(names));
     }
 
     /// Bring every joined control channel in line with the contact list, sending
@@ -277,10 +325,10 @@ impl Session {
                         Some(reason) if self.flag("offline_user_quits") => {
                             if !quitted.contains(key) {
                                 quitted.push(key.clone());
-                                self.send(Line::new("QUIT").prefix(&old.mask).param(reason));
+                                self.all(Line::new("QUIT").prefix(&old.mask).param(reason));
                             }
                         }
-                        _ => self.send(Line::new("PART").prefix(&old.mask).param(&name)),
+                        _ => self.all(Line::new("PART").prefix(&old.mask).param(&name)),
                     }
                 }
             }
@@ -291,7 +339,7 @@ impl Session {
                     }
                     Some(old) => {
                         if old.mask != new.mask {
-                            self.send(Line::new("PART").prefix(&old.mask).param(&name));
+                            self.all(Line::new("PART").prefix(&old.mask).param(&name));
                             self.send_member_join(&name, new);
                         } else if old.modes != new.modes {
                             self.send_mode_change(&name, &new.nick, &old.modes, &new.modes);
@@ -305,23 +353,22 @@ impl Session {
         }
     }
 
-    /// JOIN for a member plus the MODE giving their modes.
-    pub(crate) fn send_member_join(&self, channel: &str, m: &Member) {
-        let join = if self.caps.has(Cap::ExtendedJoin) {
-            Line::new("JOIN")
-                .prefix(&m.mask)
-                .param(channel)
-                .param("*")
-                .param(&m.realname)
-        } else {
-            Line::new("JOIN").prefix(&m.mask).param(channel)
-        };
-        self.send(join);
+    /// JOIN for a member plus the MODE giving their modes, to every client.
+    pub(crate) fn send_member_join(&mut self, channel: &str, m: &Member) {
+        self.push(
+            To::All,
+            Out::Join(Join {
+                mask: m.mask.clone(),
+                channel: channel.to_string(),
+                account: "*".into(),
+                realname: m.realname.clone(),
+            }),
+        );
         self.send_mode_change(channel, &m.nick, "", &m.modes);
     }
 
-    /// MODE lines turning `old` channel modes of `nick` into `new`.
-    pub(crate) fn send_mode_change(&self, channel: &str, nick: &str, old: &str, new: &str) {
+    /// MODE lines turning `old` channel modes of `nick` into `new`, to every client.
+    pub(crate) fn send_mode_change(&mut self, channel: &str, nick: &str, old: &str, new: &str) {
         let letter = |c: char| match c {
             '@' => 'o',
             '%' => 'h',
@@ -343,7 +390,7 @@ impl Session {
             return;
         }
         let modes = compress_modes(&modes);
-        self.send(
+        self.all(
             Line::new("MODE")
                 .prefix(&self.shared.config.name)
                 .param(channel)
@@ -365,13 +412,4 @@ fn compress_modes(modes: &str) -> String {
         out.push(m);
     }
     out
-}
-
-fn format_name(modes: &str, nick: &str, mask: &str, multi: bool, uhnames: bool) -> String {
-    let prefix: String = if multi {
-        modes.to_string()
-    } else {
-        modes.chars().take(1).collect()
-    };
-    format!("{prefix}{}", if uhnames { mask } else { nick })
 }

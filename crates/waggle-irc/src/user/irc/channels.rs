@@ -1,0 +1,319 @@
+//! JOIN, PART, TOPIC, NAMES, LIST, INVITE, KICK and channel MODE. Channels are
+//! the user's: joining, leaving and topics show on every attached client.
+
+use waggle_core::Command;
+
+use crate::input::Input;
+use crate::line::Line;
+use crate::nick::{irc_lower, is_valid_channel};
+use crate::outbox::To;
+use crate::user::Cx;
+use crate::user::state::Channel;
+
+impl Cx<'_> {
+    pub(super) async fn join(&mut self, input: &Input) {
+        let Some(list) = input.params.first() else {
+            self.send(
+                self.numeric("461")
+                    .param("JOIN")
+                    .param("Not enough parameters"),
+            );
+            return;
+        };
+        if list == "0" {
+            let joined: Vec<String> = self
+                .channels
+                .iter()
+                .filter(|c| c.joined)
+                .map(|c| c.name.clone())
+                .collect();
+            for name in joined {
+                self.part_channel(&name, None).await;
+            }
+            return;
+        }
+        let keys: Vec<&str> = input.arg(1).split(',').collect();
+        for (i, name) in list.split(',').enumerate() {
+            if name.is_empty() {
+                continue;
+            }
+            if !is_valid_channel(name) {
+                self.send(self.numeric("403").param(name).param("No such channel"));
+                continue;
+            }
+            if self.channel(name).is_none() {
+                let mut ch = Channel::new(name);
+                ch.settings.insert("type".into(), "control".into());
+                self.guess_fill_by(&mut ch);
+                self.channels.push(ch);
+                self.save_channel(name).await;
+            }
+            if let Some(key) = keys.get(i).filter(|k| !k.is_empty())
+                && let Some(ch) = self.channel_mut(name)
+                && ch.is_chat()
+                && ch.setting("password").is_none()
+            {
+                ch.settings.insert("password".into(), key.to_string());
+            }
+            self.join_channel(name).await;
+        }
+    }
+
+    pub(super) async fn part(&mut self, input: &Input) {
+        let Some(list) = input.params.first() else {
+            self.send(
+                self.numeric("461")
+                    .param("PART")
+                    .param("Not enough parameters"),
+            );
+            return;
+        };
+        let reason = input.params.get(1).cloned();
+        for name in list.split(',').filter(|n| !n.is_empty()) {
+            match self.channel(name) {
+                None => self.send(self.numeric("403").param(name).param("No such channel")),
+                Some(ch) if !ch.joined => self.send(
+                    self.numeric("442")
+                        .param(name)
+                        .param("You're not on that channel"),
+                ),
+                Some(_) => self.part_channel(name, reason.as_deref()).await,
+            }
+        }
+    }
+
+    pub(crate) async fn part_channel(&mut self, name: &str, reason: Option<&str>) {
+        let Some(ch) = self.channel(name).cloned() else {
+            return;
+        };
+        if let Some((account, room)) = ch.room.clone() {
+            let _ = self.send_command(account, Command::LeaveRoom { room });
+        }
+        let l = Line::new("PART").prefix(self.my_mask()).param(&ch.name);
+        self.send(match reason {
+            Some(r) => l.param(r),
+            None => l,
+        });
+        if let Some(c) = self.channel_mut(name) {
+            c.joined = false;
+            c.room = None;
+            c.members.clear();
+        }
+    }
+
+    pub(super) async fn topic(&mut self, input: &Input) {
+        let Some(name) = input.params.first().cloned() else {
+            self.send(
+                self.numeric("461")
+                    .param("TOPIC")
+                    .param("Not enough parameters"),
+            );
+            return;
+        };
+        let Some(ch) = self.channel(&name).cloned() else {
+            self.send(self.numeric("403").param(&name).param("No such channel"));
+            return;
+        };
+        let Some(text) = input.params.get(1).cloned() else {
+            self.send_topic(&name, true);
+            return;
+        };
+        if !ch.joined {
+            self.send(
+                self.numeric("442")
+                    .param(&name)
+                    .param("You're not on that channel"),
+            );
+            return;
+        }
+        match ch.room {
+            Some((account, room)) => {
+                if let Err(e) = self.send_command(account, Command::SetTopic { room, topic: text })
+                {
+                    self.send_failed(&name, e);
+                }
+            }
+            None => {
+                let me = self.nick.clone();
+                if let Some(c) = self.channel_mut(&name) {
+                    c.topic = Some(text.clone());
+                    c.topic_by = Some(me);
+                }
+                self.send(
+                    Line::new("TOPIC")
+                        .prefix(self.my_mask())
+                        .param(&name)
+                        .param(text),
+                );
+            }
+        }
+    }
+
+    pub(super) fn mode(&mut self, input: &Input) {
+        let Some(target) = input.params.first().cloned() else {
+            self.send(
+                self.numeric("461")
+                    .param("MODE")
+                    .param("Not enough parameters"),
+            );
+            return;
+        };
+        if target.starts_with('#') || target.starts_with('&') {
+            let Some(ch) = self.channel(&target).cloned() else {
+                self.send(self.numeric("403").param(&target).param("No such channel"));
+                return;
+            };
+            match input.params.get(1).map(String::as_str) {
+                None => {
+                    self.send(self.numeric("324").param(&ch.name).param("+t"));
+                    self.send(
+                        self.numeric("329")
+                            .param(&ch.name)
+                            .param(ch.created.to_string()),
+                    );
+                }
+                Some("b" | "+b") => self.send(
+                    self.numeric("368")
+                        .param(&ch.name)
+                        .param("End of channel ban list"),
+                ),
+                Some(_) => self.send(
+                    self.numeric("482")
+                        .param(&ch.name)
+                        .param("You're not channel operator"),
+                ),
+            }
+            return;
+        }
+        self.user_mode(&target, input);
+    }
+
+    pub(super) fn names(&mut self, input: &Input) {
+        for name in input.arg(0).split(',').filter(|n| !n.is_empty()) {
+            match self.channel(name) {
+                Some(ch) if ch.joined => self.send_names(To::Origin, name),
+                _ => {
+                    let line = self.numeric("366").param(name).param("End of /NAMES list");
+                    self.send(line);
+                }
+            }
+        }
+    }
+
+    pub(super) fn invite(&mut self, input: &Input) {
+        if input.params.len() < 2 {
+            self.send(
+                self.numeric("461")
+                    .param("INVITE")
+                    .param("Not enough parameters"),
+            );
+            return;
+        }
+        let (nick, chan) = (input.params[0].clone(), input.params[1].clone());
+        let Some(ch) = self.channel(&chan).cloned() else {
+            self.send(self.numeric("403").param(&chan).param("No such channel"));
+            return;
+        };
+        let Some(c) = self.contact_by_nick(&nick).cloned() else {
+            self.send(
+                self.numeric("401")
+                    .param(&nick)
+                    .param("No such nick/channel"),
+            );
+            return;
+        };
+        match ch.room {
+            Some((account, room)) => match self.send_command(
+                account,
+                Command::InviteToRoom {
+                    room,
+                    handle: c.handle,
+                },
+            ) {
+                Ok(()) => self.send(self.numeric("341").param(&c.nick).param(&ch.name)),
+                Err(e) => self.send_failed(&chan, e),
+            },
+            None if !ch.is_chat() && ch.setting("fill_by") == Some("group") => {
+                self.invite_to_group(&ch, &c)
+            }
+            None => self.send(
+                self.numeric("482")
+                    .param(&chan)
+                    .param("Invitations only work in chat channels"),
+            ),
+        }
+    }
+
+    pub(super) fn kick(&mut self, input: &Input) {
+        if input.params.len() < 2 {
+            self.send(
+                self.numeric("461")
+                    .param("KICK")
+                    .param("Not enough parameters"),
+            );
+            return;
+        }
+        let (chan, nick) = (input.params[0].clone(), input.params[1].clone());
+        let Some(ch) = self.channel(&chan).cloned() else {
+            self.send(self.numeric("403").param(&chan).param("No such channel"));
+            return;
+        };
+        let Some(member) = ch.members.get(&irc_lower(&nick)).cloned() else {
+            self.send(
+                self.numeric("441")
+                    .param(&nick)
+                    .param(&chan)
+                    .param("They aren't on that channel"),
+            );
+            return;
+        };
+        match ch.room {
+            Some((account, room)) => {
+                let room_nick = member
+                    .room_nick
+                    .clone()
+                    .unwrap_or_else(|| member.nick.clone());
+                let cmd = Command::KickFromRoom {
+                    room,
+                    nick: room_nick,
+                    reason: input.params.get(2).cloned(),
+                };
+                if let Err(e) = self.send_command(account, cmd) {
+                    self.send_failed(&chan, e);
+                }
+            }
+            None => self.send(
+                self.numeric("482")
+                    .param(&chan)
+                    .param("You're not channel operator"),
+            ),
+        }
+    }
+
+    pub(super) fn list(&mut self, input: &Input) {
+        let mut out = Vec::new();
+        out.push(self.numeric("321").param("Channel").param("Users  Name"));
+        let filter: Vec<String> = input
+            .arg(0)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(irc_lower)
+            .collect();
+        for ch in &self.channels {
+            if !filter.is_empty() && !filter.contains(&irc_lower(&ch.name)) {
+                continue;
+            }
+            let users = ch.members.len() + usize::from(ch.joined);
+            out.push(
+                self.numeric("322")
+                    .param(&ch.name)
+                    .param(users.to_string())
+                    .param(ch.topic.clone().unwrap_or_default()),
+            );
+        }
+        out.push(self.numeric("323").param("End of /LIST"));
+        for line in out {
+            self.send(line);
+        }
+    }
+}

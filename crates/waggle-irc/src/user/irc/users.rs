@@ -1,0 +1,346 @@
+//! WHO, WHOIS, ISON, USERHOST, NICK, user MODE, AWAY and SETNAME. The nick and
+//! the away state are the user's: a change shows on every attached client.
+
+use crate::caps::Cap;
+use crate::input::Input;
+use crate::line::Line;
+use crate::nick::{irc_lower, is_valid_nick};
+use crate::outbox::{Out, To};
+use crate::user::Cx;
+
+impl Cx<'_> {
+    pub(super) fn user_mode(&mut self, target: &str, input: &Input) {
+        if irc_lower(target) != irc_lower(&self.nick) {
+            if self.present_nick(target).is_some() {
+                self.send(
+                    self.numeric("502")
+                        .param("Can't change mode for other users"),
+                );
+            } else {
+                self.send(
+                    self.numeric("401")
+                        .param(target)
+                        .param("No such nick/channel"),
+                );
+            }
+            return;
+        }
+        let Some(change) = input.params.get(1) else {
+            let mut modes = String::from("+");
+            if self.login.is_some() {
+                modes.push('R');
+            }
+            if self.bot {
+                modes.push('B');
+            }
+            self.send(self.numeric("221").param(modes));
+            return;
+        };
+        // Only +B (bot) is the user's to change; R follows identification.
+        let mut adding = true;
+        let mut applied = String::new();
+        let mut last_sign = ' ';
+        for c in change.chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'B' if self.bot != adding => {
+                    self.bot = adding;
+                    let sign = if adding { '+' } else { '-' };
+                    if sign != last_sign {
+                        applied.push(sign);
+                        last_sign = sign;
+                    }
+                    applied.push('B');
+                }
+                'B' | 'R' | 'i' | 'w' | 's' => {}
+                _ => {
+                    self.send(self.numeric("501").param("Unknown MODE flag"));
+                    return;
+                }
+            }
+        }
+        if !applied.is_empty() {
+            self.send(
+                Line::new("MODE")
+                    .prefix(self.my_mask())
+                    .param(&self.nick)
+                    .param(applied),
+            );
+        }
+    }
+
+    pub(super) fn who(&mut self, input: &Input) {
+        let mask = input.arg(0).to_string();
+        let server = self.shared.config.name.clone();
+        let mut out = Vec::new();
+        let row = |nick: &str, full: &str, realname: &str, channel: &str, here: &str| {
+            let (user, host) = full
+                .split_once('!')
+                .and_then(|(_, uh)| uh.split_once('@'))
+                .unwrap_or(("", ""));
+            self.numeric("352")
+                .param(channel)
+                .param(user)
+                .param(host)
+                .param(&server)
+                .param(nick)
+                .param(here)
+                .param(format!("0 {realname}"))
+        };
+        if let Some(ch) = self.channel(&mask) {
+            if ch.joined {
+                out.push(row(
+                    &self.nick,
+                    &self.my_mask(),
+                    &self.realname,
+                    &ch.name,
+                    if self.away.is_some() { "G" } else { "H" },
+                ));
+                for m in ch.members.values() {
+                    let here = match self.contact_by_nick(&m.nick) {
+                        Some(c) if c.presence.state == waggle_core::PresenceState::Away => "G",
+                        _ => "H",
+                    };
+                    out.push(row(&m.nick, &m.mask, &m.realname, &ch.name, here));
+                }
+            }
+        } else if let Some(c) = self.contact_by_nick(&mask) {
+            out.push(row(
+                &c.nick,
+                &c.mask(),
+                c.display_name.as_deref().unwrap_or(&c.handle),
+                "*",
+                "H",
+            ));
+        } else if self.is_root(&mask) {
+            out.push(row(
+                &self.root_nick(),
+                &self.root_mask(),
+                "Waggle control bot",
+                "*",
+                "H",
+            ));
+        } else if irc_lower(&mask) == irc_lower(&self.nick) {
+            out.push(row(&self.nick, &self.my_mask(), &self.realname, "*", "H"));
+        }
+        out.push(self.numeric("315").param(&mask).param("End of /WHO list"));
+        for line in out {
+            self.send(line);
+        }
+    }
+
+    pub(super) fn whois(&mut self, input: &Input) {
+        let Some(nick) = input.params.last().cloned() else {
+            self.send(self.numeric("431").param("No nickname given"));
+            return;
+        };
+        let server = self.shared.config.name.clone();
+        let mut out = Vec::new();
+        if let Some(c) = self.contact_by_nick(&nick) {
+            let tag = self
+                .account_by_id(c.account)
+                .map(|a| a.rec.tag.clone())
+                .unwrap_or_default();
+            out.push(
+                self.numeric("311")
+                    .param(&c.nick)
+                    .param(&c.user)
+                    .param(&c.host)
+                    .param("*")
+                    .param(c.display_name.as_deref().unwrap_or(&c.handle)),
+            );
+            out.push(self.numeric("312").param(&c.nick).param(&server).param(
+                match &c.presence.device {
+                    Some(device) => format!("{tag} network, resource {device}"),
+                    None => format!("{tag} network"),
+                },
+            ));
+            match c.presence.state {
+                waggle_core::PresenceState::Offline => {
+                    out.push(self.numeric("301").param(&c.nick).param("User is offline"));
+                }
+                waggle_core::PresenceState::Away => {
+                    let what = c.presence.show.clone().unwrap_or_else(|| "Away".into());
+                    let text = match &c.presence.message {
+                        Some(m) => format!("{what} ({m})"),
+                        None => what,
+                    };
+                    out.push(self.numeric("301").param(&c.nick).param(text));
+                }
+                waggle_core::PresenceState::Online => {
+                    if let Some(m) = &c.presence.message {
+                        out.push(self.numeric("320").param(&c.nick).param(m));
+                    }
+                }
+            }
+        } else if self.is_root(&nick) {
+            let root = self.root_nick();
+            out.push(
+                self.numeric("311")
+                    .param(&root)
+                    .param(&root)
+                    .param(&server)
+                    .param("*")
+                    .param("Waggle control bot"),
+            );
+            out.push(
+                self.numeric("312")
+                    .param(&root)
+                    .param(&server)
+                    .param("Waggle IRC gateway"),
+            );
+        } else if irc_lower(&nick) == irc_lower(&self.nick) {
+            out.push(
+                self.numeric("311")
+                    .param(&self.nick)
+                    .param(&self.user)
+                    .param(&self.host)
+                    .param("*")
+                    .param(&self.realname),
+            );
+            out.push(
+                self.numeric("312")
+                    .param(&self.nick)
+                    .param(&server)
+                    .param("Waggle IRC gateway"),
+            );
+            if let Some(a) = &self.away {
+                out.push(self.numeric("301").param(&self.nick).param(a));
+            }
+            if self.bot {
+                out.push(self.numeric("335").param(&self.nick).param("is a bot"));
+            }
+        } else {
+            out.push(
+                self.numeric("401")
+                    .param(&nick)
+                    .param("No such nick/channel"),
+            );
+        }
+        out.push(self.numeric("318").param(&nick).param("End of /WHOIS list"));
+        for line in out {
+            self.send(line);
+        }
+    }
+
+    pub(crate) fn present_nick(&self, nick: &str) -> Option<String> {
+        if self.is_root(nick) {
+            return Some(self.root_nick());
+        }
+        if irc_lower(nick) == irc_lower(&self.nick) {
+            return Some(self.nick.clone());
+        }
+        self.contact_by_nick(nick)
+            .filter(|c| c.is_online())
+            .map(|c| c.nick.clone())
+    }
+
+    fn userhost(&self, nick: &str) -> Option<String> {
+        if irc_lower(nick) == irc_lower(&self.nick) {
+            let away = if self.away.is_some() { '-' } else { '+' };
+            return Some(format!("{}={away}{}@{}", self.nick, self.user, self.host));
+        }
+        if self.is_root(nick) {
+            return Some(format!(
+                "{0}=+{0}@{1}",
+                self.root_nick(),
+                self.shared.config.name
+            ));
+        }
+        let c = self.contact_by_nick(nick)?;
+        let away = if c.presence.state == waggle_core::PresenceState::Online {
+            '+'
+        } else {
+            '-'
+        };
+        Some(format!("{}={away}{}@{}", c.nick, c.user, c.host))
+    }
+
+    /// `/away`: the user's away state, shown to every client and told to every
+    /// online account.
+    pub(crate) async fn set_away(&mut self, text: Option<String>) {
+        self.away = text.clone();
+        let line = match &text {
+            Some(_) => self
+                .numeric("306")
+                .param("You have been marked as being away"),
+            None => self
+                .numeric("305")
+                .param("You are no longer marked as being away"),
+        };
+        self.all(line);
+        self.broadcast_presence();
+    }
+
+    pub(super) fn ison(&mut self, input: &Input) {
+        let present: Vec<String> = input
+            .params
+            .iter()
+            .flat_map(|p| p.split_whitespace())
+            .filter_map(|n| self.present_nick(n))
+            .collect();
+        let line = self.numeric("303").param(present.join(" "));
+        self.send(line);
+    }
+
+    pub(super) fn userhost_cmd(&mut self, input: &Input) {
+        let replies: Vec<String> = input
+            .params
+            .iter()
+            .flat_map(|p| p.split_whitespace())
+            .take(5)
+            .filter_map(|n| self.userhost(n))
+            .collect();
+        let line = self.numeric("302").param(replies.join(" "));
+        self.send(line);
+    }
+
+    /// SETNAME: the user's real name, shown to every client that takes it.
+    pub(super) fn setname(&mut self, input: &Input) {
+        match input.params.first().filter(|r| !r.is_empty()) {
+            Some(name) => {
+                self.realname = name.chars().take(200).collect();
+                let line = Line::new("SETNAME")
+                    .prefix(self.my_mask())
+                    .param(&self.realname);
+                self.push(To::All, Out::Capable(Cap::Setname, line));
+            }
+            None => {
+                let line = Line::new("FAIL")
+                    .prefix(&self.shared.config.name)
+                    .param("SETNAME")
+                    .param("INVALID_REALNAME")
+                    .param("Realname is not valid");
+                self.send(line);
+            }
+        }
+    }
+
+    /// NICK: the user's nick changes on every client (also once identified,
+    /// as in BitlBee).
+    pub(super) fn nick_change(&mut self, input: &Input) {
+        let Some(new) = input.params.first().filter(|n| !n.is_empty()).cloned() else {
+            self.send(self.numeric("431").param("No nickname given"));
+            return;
+        };
+        if !is_valid_nick(&new) {
+            self.send(self.numeric("432").param(&new).param("Erroneous nickname"));
+            return;
+        }
+        let lower = irc_lower(&new);
+        if lower != irc_lower(&self.nick)
+            && (self.nicks.contains_key(&lower) || lower == irc_lower(&self.root_nick()))
+        {
+            self.send(
+                self.numeric("433")
+                    .param(&new)
+                    .param("Nickname is already in use"),
+            );
+            return;
+        }
+        let line = Line::new("NICK").prefix(self.my_mask()).param(&new);
+        self.all(line);
+        self.nick = new;
+    }
+}

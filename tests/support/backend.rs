@@ -69,6 +69,8 @@ struct Slot {
     id: AccountId,
     password: String,
     events: waggle_core::EventSink,
+    /// How far the gateway has handled the account's events.
+    handled: watch::Receiver<u64>,
     commands: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>>,
 }
 
@@ -229,6 +231,22 @@ impl TestAccountHandle {
             .ok_or_else(|| anyhow!("the session is gone"))
     }
 
+    /// Report an event and wait until the gateway has handled it (for a message:
+    /// logged and shown to whoever is attached), so what the test does next
+    /// cannot overtake it.
+    pub async fn emit_handled(&self, event: Event) -> Result<()> {
+        let seq = tokio::time::timeout(DEFAULT_TIMEOUT, self.slot.events.emit(event))
+            .await
+            .context("event queue full")?
+            .ok_or_else(|| anyhow!("the session is gone"))?;
+        let mut handled = self.slot.handled.clone();
+        tokio::time::timeout(DEFAULT_TIMEOUT, handled.wait_for(|h| *h >= seq))
+            .await
+            .context("the gateway did not handle the event in time")?
+            .map_err(|_| anyhow!("the session is gone"))?;
+        Ok(())
+    }
+
     /// Report a contact with `handle` in presence `state` (no name, no group).
     pub async fn contact(&self, handle: &str, state: PresenceState) -> Result<()> {
         self.emit(Event::ContactUpdated(contact(handle, state)))
@@ -330,6 +348,7 @@ impl Backend for TestBackend {
                 id,
                 password: ctx.spec.password.0.clone(),
                 events: ctx.sink(),
+                handled: ctx.handled_watch(),
                 commands: Arc::new(tokio::sync::Mutex::new(rx)),
             },
         );

@@ -25,6 +25,14 @@ pub(crate) struct Control {
     pub end: Option<String>,
 }
 
+/// `t` without its sub-millisecond part.
+fn truncate_to_millis(t: SystemTime) -> SystemTime {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(d.as_millis() as u64),
+        Err(_) => t,
+    }
+}
+
 /// A handler's context.
 pub(crate) struct Cx<'a> {
     pub(super) u: &'a mut User,
@@ -159,10 +167,13 @@ impl Cx<'_> {
     /// nobody identified logs in memory), then rendered for each client in `to`.
     pub fn show(&mut self, to: To, m: Shown<'_>) {
         let now = SystemTime::now();
-        let at = m
-            .sent_at
-            .map(|t| waggle_core::clock::clamp_remote(t, now))
-            .unwrap_or(now);
+        // Server time is kept to the millisecond, as the time tag shows it, so a
+        // client's `timestamp=` reference means exactly that message.
+        let at = truncate_to_millis(
+            m.sent_at
+                .map(|t| waggle_core::clock::clamp_remote(t, now))
+                .unwrap_or(now),
+        );
         let delayed = now.duration_since(at).is_ok_and(|d| d.as_secs() >= 1);
         let msgid = match &m.origin_id {
             Some(id) if m.direction == Direction::Outgoing => id.clone(),

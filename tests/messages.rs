@@ -315,7 +315,8 @@ async fn message_from_an_unknown_handle() {
     c.expect("test - Message from unknown handle other@elsewhere.example:")
         .await
         .unwrap();
-    c.expect(":root!root@localhost PRIVMSG &bitlbee :via root")
+    // The stranger's text carries its origin: it can never pass for root's own.
+    c.expect(":root!root@localhost PRIVMSG &bitlbee :test - via root")
         .await
         .unwrap();
 

@@ -134,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
+    let server = tokio::spawn(gateway.serve(vec![listener.into()], shutdown.clone()));
 
     // 1. Registration latency, sequential.
     const REGISTRATIONS: usize = 200;

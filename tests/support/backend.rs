@@ -26,6 +26,10 @@ use crate::DEFAULT_TIMEOUT;
 /// The password that makes the test backend refuse to log in.
 pub const WRONG_PASSWORD: &str = "wrong";
 
+/// The password that makes the test backend panic on its first run (a bug in
+/// a backend), and log in normally after that.
+pub const PANIC_ONCE_PASSWORD: &str = "panic-once";
+
 /// A contact with the given handle and presence (no display name, no group).
 pub fn contact(handle: &str, state: PresenceState) -> Contact {
     Contact {
@@ -337,6 +341,9 @@ impl Backend for TestBackend {
         {
             return Ok(());
         }
+        if ctx.spec.password.0 == PANIC_ONCE_PASSWORD && self.hub.runs(&key) == 1 {
+            panic!("the test backend panics as asked");
+        }
         if ctx.spec.password.0 == WRONG_PASSWORD {
             return Err(BackendError::Auth("Wrong password".into()));
         }
@@ -352,9 +359,27 @@ impl Backend for TestBackend {
                 commands: Arc::new(tokio::sync::Mutex::new(rx)),
             },
         );
-        let result = serve(ctx, tx).await;
-        self.hub.unregister(&key, id);
-        result
+        // Unregistered however the run ends: the supervisor may drop this
+        // future when the account is switched off.
+        let _live = Registered {
+            hub: self.hub.clone(),
+            key,
+            id,
+        };
+        serve(ctx, tx).await
+    }
+}
+
+/// Takes a running account off the hub when dropped.
+struct Registered {
+    hub: TestHub,
+    key: String,
+    id: AccountId,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.key, self.id);
     }
 }
 

@@ -44,6 +44,8 @@ pub struct GatewayOptions {
     pub sendq_lines: usize,
     /// At most this many connections at once.
     pub max_connections: usize,
+    /// At most this many connections at once from one address.
+    pub max_connections_per_address: usize,
     /// Register the `test` backend (false: a gateway with no backend at all).
     pub with_test_backend: bool,
 }
@@ -62,6 +64,7 @@ impl Default for GatewayOptions {
             flood_max_queue: 10_000,
             sendq_lines: d.sendq_lines,
             max_connections: d.max_connections,
+            max_connections_per_address: d.max_connections,
             with_test_backend: true,
         }
     }
@@ -87,6 +90,7 @@ impl GatewayOptions {
             flood_max_queue: self.flood_max_queue,
             sendq_lines: self.sendq_lines,
             max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
             ..ServerConfig::default()
         }
     }
@@ -97,6 +101,7 @@ impl GatewayOptions {
 /// gateway; [`RunningGateway::stop`] also waits for every connection to close.
 pub struct RunningGateway {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
     store: Arc<SqliteStore>,
@@ -108,6 +113,17 @@ impl RunningGateway {
         db_path: &Path,
         config: ServerConfig,
         registry: ProtocolRegistry,
+    ) -> Result<RunningGateway> {
+        Self::launch_with_tls(db_path, config, registry, None).await
+    }
+
+    /// [`RunningGateway::launch`], also serving TLS on a second 127.0.0.1 port
+    /// when `tls` is given.
+    pub async fn launch_with_tls(
+        db_path: &Path,
+        config: ServerConfig,
+        registry: ProtocolRegistry,
+        tls: Option<waggle_irc::ServerTls>,
     ) -> Result<RunningGateway> {
         let store = Arc::new(SqliteStore::open(db_path).await.context("open the store")?);
         let gateway = Gateway::new(
@@ -121,10 +137,20 @@ impl RunningGateway {
             .await
             .context("bind 127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        let mut listeners = vec![listener.into()];
+        let mut tls_addr = None;
+        if let Some(tls) = tls {
+            let l = TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("bind 127.0.0.1:0")?;
+            tls_addr = Some(l.local_addr()?);
+            listeners.push(waggle_irc::Listener::Tls(l, tls));
+        }
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gateway.serve(vec![listener], shutdown.clone()));
+        let task = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
         Ok(RunningGateway {
             addr,
+            tls_addr,
             shutdown,
             task: Some(task),
             store,
@@ -134,6 +160,16 @@ impl RunningGateway {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The store it runs on (for tests that make users as the admin would).
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// Where it listens with TLS, if it does.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Shut down, wait until every connection is closed, close the store.
@@ -203,6 +239,14 @@ impl TestGateway {
             Some(r) => r.stop().await,
             None => Ok(()),
         }
+    }
+
+    /// The store of the running gateway.
+    pub fn store(&self) -> Result<&SqliteStore> {
+        self.running
+            .as_ref()
+            .map(RunningGateway::store)
+            .context("the test gateway is not running")
     }
 
     /// The address it listens on (changes with each restart).

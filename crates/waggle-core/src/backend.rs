@@ -318,7 +318,12 @@ pub enum Event {
     },
     /// Something informational for the control channel.
     Notice {
-        /// The text, shown as `tag - <text>`.
+        /// The text, shown as `tag - <text>`. As in BitlBee only its first line
+        /// carries the tag, so every further line must be the backend's own
+        /// formatting (a label and a value, say), never text from the network
+        /// as it came: that would let a remote party write lines that look like
+        /// root's. Remote text goes into [`Event::Error`] or [`Event::Info`],
+        /// whose every line is tagged.
         text: String,
     },
     /// A contact was added or changed (also the initial buddy list).

@@ -4,7 +4,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{AccountContext, Backend, Event};
+use futures_util::FutureExt;
+
+use crate::backend::{AccountContext, Backend, BackendError, Event};
 
 /// A reconnect delay schedule, written as BitlBee writes it: `5`, `5*3<900`, `10+10<300`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +127,16 @@ pub async fn supervise(
             return;
         }
         let cancel = ctx.cancel.clone();
+        // A panic in a backend ends that run only: the account restarts like
+        // after a protocol error, and the user is told.
+        let run = std::panic::AssertUnwindSafe(backend.run(&mut ctx)).catch_unwind();
         let result = tokio::select! {
-            r = backend.run(&mut ctx) => r,
+            r = run => r.unwrap_or_else(|_| {
+                tracing::error!("the protocol backend panicked; restarting the account");
+                Err(BackendError::Protocol(
+                    "Internal error in the protocol backend; the account restarts".into(),
+                ))
+            }),
             _ = cancel.cancelled() => Ok(()),
         };
         let error = match result {
@@ -205,7 +215,7 @@ mod tests {
         }
     }
 
-    use crate::backend::{AccountSpec, BackendError, BackendEvent, Capabilities, Secret};
+    use crate::backend::{AccountSpec, BackendEvent, Capabilities, Secret};
     use crate::ids::AccountId;
     use std::sync::Mutex;
     use tokio::sync::mpsc;
@@ -324,5 +334,62 @@ mod tests {
             rx.recv().await.map(|x| x.event),
             Some(Event::Disconnected { reconnect_in: None })
         );
+    }
+
+    /// Panics on its first run, then logs in.
+    struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+    #[async_trait::async_trait]
+    impl Backend for PanicsOnce {
+        fn protocol(&self) -> &'static str {
+            "panics"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError> {
+            if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                panic!("a bug in the backend");
+            }
+            ctx.emit(Event::LoggedIn).await;
+            ctx.cancel.cancelled().await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_backend_is_restarted_and_reported() {
+        let backend = Arc::new(PanicsOnce(std::sync::atomic::AtomicBool::new(false)));
+        let (ctx, mut rx, cancel) = context();
+        let policy = ReconnectPolicy {
+            auto_reconnect: true,
+            backoff: Backoff::default(),
+        };
+        let task = tokio::spawn(supervise(backend, ctx, policy));
+        let mut seen = Vec::new();
+        loop {
+            let Some(BackendEvent { event, .. }) = rx.recv().await else {
+                break;
+            };
+            let done = event == Event::LoggedIn;
+            seen.push(event);
+            if done {
+                break;
+            }
+        }
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, Event::Error { text } if text.contains("Internal error"))),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&Event::Disconnected {
+                reconnect_in: Some(5)
+            }),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&Event::LoggedIn));
+        cancel.cancel();
+        let _ = task.await;
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Client {
     pub closed: CancellationToken,
     pub caps: CapSet,
     pub cap_302: bool,
+    /// The address it connects from.
+    pub peer: Option<std::net::IpAddr>,
     pub next_batch: u64,
     pub monitored: MonitorList,
     pub prompt: Option<Prompt>,
@@ -61,6 +63,7 @@ impl Client {
         closed: CancellationToken,
         caps: CapSet,
         cap_302: bool,
+        peer: Option<std::net::IpAddr>,
     ) -> Client {
         Client {
             id,
@@ -69,6 +72,7 @@ impl Client {
             closed,
             caps,
             cap_302,
+            peer,
             next_batch: 0,
             monitored: MonitorList::default(),
             prompt: None,

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub server_password: Option<String>,
     /// At most this many IRC connections at once.
     pub max_connections: usize,
+    /// At most this many IRC connections at once from one address.
+    pub max_connections_per_address: usize,
     /// Send PING after this long without a line from the client.
     pub ping_interval: Duration,
     /// Drop the client after this long without a line.
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             auth_mode: AuthMode::Open,
             server_password: None,
             max_connections: 1000,
+            max_connections_per_address: 50,
             ping_interval: Duration::from_secs(180),
             ping_timeout: Duration::from_secs(300),
             registration_timeout: Duration::from_secs(60),

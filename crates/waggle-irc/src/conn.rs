@@ -85,6 +85,7 @@ type Reader<S> = FramedRead<ReadHalf<S>, IrcCodec>;
 pub(crate) async fn run<S>(
     stream: S,
     host: String,
+    peer: Option<std::net::IpAddr>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) where
@@ -104,7 +105,7 @@ pub(crate) async fn run<S>(
         ":{name} NOTICE * :Waggle-IRCd initialized, please go on"
     ));
 
-    let mut reg = Registration::new(shared.clone(), client.clone(), host.clone());
+    let mut reg = Registration::new(shared.clone(), client.clone(), host.clone(), peer);
     let deadline = Instant::now() + shared.config.registration_timeout;
     let mut lines = 0u32;
     let registered = loop {

@@ -23,6 +23,9 @@ pub(crate) struct Login {
     pub name: String,
 }
 
+/// Failed SASL attempts a connection may make before it registers.
+const MAX_SASL_FAILURES: u32 = 5;
+
 /// What registration learnt about the client.
 #[derive(Debug)]
 pub(crate) struct ClientInfo {
@@ -30,6 +33,8 @@ pub(crate) struct ClientInfo {
     pub user: String,
     pub realname: String,
     pub host: String,
+    /// The address the connection comes from.
+    pub peer: Option<std::net::IpAddr>,
     pub caps: CapSet,
     pub cap_302: bool,
     /// Identified through SASL.
@@ -70,6 +75,9 @@ pub(crate) struct Registration {
     shared: Arc<Shared>,
     client: ClientTx,
     host: String,
+    peer: Option<std::net::IpAddr>,
+    /// SASL attempts that failed during this registration.
+    sasl_failures: u32,
     nick: Option<String>,
     user: Option<(String, String)>,
     pass: Option<String>,
@@ -82,11 +90,18 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    pub fn new(shared: Arc<Shared>, client: ClientTx, host: String) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        client: ClientTx,
+        host: String,
+        peer: Option<std::net::IpAddr>,
+    ) -> Self {
         Registration {
             shared,
             client,
             host,
+            peer,
+            sasl_failures: 0,
             nick: None,
             user: None,
             pass: None,
@@ -148,7 +163,16 @@ impl Registration {
                 }
             }
             "CAP" => self.cap(&input),
-            "AUTHENTICATE" => self.authenticate(&input).await,
+            "AUTHENTICATE" => {
+                self.authenticate(&input).await;
+                if self.sasl_exhausted() {
+                    self.client.send(format!(
+                        "ERROR :Closing link: {} (Too many failed login attempts)",
+                        self.host
+                    ));
+                    return Step::Close;
+                }
+            }
             "PING" => self.send(crate::line::ping_reply(
                 &self.shared.config.name,
                 &self.target(),
@@ -263,6 +287,10 @@ impl Registration {
             return;
         };
         let (authcid, client_name) = split_client_name(&authcid);
+        let wait = self.shared.guard.delay(&authcid, self.peer);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         match self.shared.store.authenticate(&authcid, &password).await {
             Ok(Some((id, key))) => {
                 let nick = self.target();
@@ -278,6 +306,7 @@ impl Registration {
                         .param(format!("You are now logged in as {authcid}")),
                 );
                 self.send(self.numeric("903").param("SASL authentication successful"));
+                self.shared.guard.succeeded(&authcid);
                 self.login = Some(Login {
                     id,
                     key,
@@ -287,12 +316,22 @@ impl Registration {
                     self.client_name = client_name;
                 }
             }
-            Ok(None) => self.send(self.numeric("904").param("SASL authentication failed")),
+            Ok(None) => {
+                tracing::info!(user = %authcid, peer = ?self.peer, "SASL login refused");
+                self.shared.guard.failed(&authcid, self.peer);
+                self.sasl_failures += 1;
+                self.send(self.numeric("904").param("SASL authentication failed"));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "store failed during SASL");
                 self.send(self.numeric("904").param("SASL authentication failed"));
             }
         }
+    }
+
+    /// Whether this registration has used up its SASL attempts.
+    fn sasl_exhausted(&self) -> bool {
+        self.sasl_failures >= MAX_SASL_FAILURES
     }
 
     fn try_finish(&mut self) -> Step {
@@ -330,6 +369,7 @@ impl Registration {
                 .collect(),
             realname,
             host: self.host.clone(),
+            peer: self.peer,
             caps: self.caps,
             cap_302: self.cap_302,
             login: self.login.take(),

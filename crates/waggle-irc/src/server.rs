@@ -1,9 +1,10 @@
 //! The listener: accepts connections, bounds how many run at once, starts the
 //! users that may run unattended, and shuts everything down in order when asked.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -15,6 +16,7 @@ use waggle_core::{MessageLog, ProtocolRegistry, Store};
 use crate::config::ServerConfig;
 use crate::conn;
 use crate::registration::Login;
+use crate::tls::ServerTls;
 use crate::user::{self, Start};
 use crate::users::{Claim, Users};
 
@@ -27,6 +29,10 @@ pub(crate) struct Shared {
     pub motd: Vec<String>,
     /// The users running now.
     pub users: Users,
+    /// Failed password attempts, by user and address.
+    pub guard: crate::guard::AuthGuard,
+    /// Open connections by address.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
     /// Cancelled when the gateway stops: every user task ends.
     pub shutdown: CancellationToken,
     /// Every task the gateway started, waited for at shutdown.
@@ -34,12 +40,65 @@ pub(crate) struct Shared {
     next_client: AtomicU64,
 }
 
+/// One open connection counted against its address; uncounted when dropped.
+struct AddressSlot {
+    shared: Arc<Shared>,
+    addr: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.addr);
+            }
+        }
+    }
+}
+
 impl Shared {
+    /// Count a connection from `addr`, unless that address has its limit.
+    fn address_slot(self: &Arc<Self>, addr: IpAddr) -> Option<AddressSlot> {
+        let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(addr).or_insert(0);
+        if *n >= self.config.max_connections_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            shared: self.clone(),
+            addr,
+        })
+    }
+
     /// A process-unique number for a new client.
     pub fn next_client_id(&self) -> u64 {
         self.next_client.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
+
+/// A socket the gateway accepts IRC connections on.
+pub enum Listener {
+    /// Plain TCP.
+    Plain(TcpListener),
+    /// TLS over TCP.
+    Tls(TcpListener, ServerTls),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(l: TcpListener) -> Self {
+        Listener::Plain(l)
+    }
+}
+
+/// How long a TLS client has for its handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The IRC side of the gateway.
 pub struct Gateway {
@@ -87,6 +146,8 @@ impl Gateway {
                 protocols,
                 motd,
                 users: Users::default(),
+                guard: Default::default(),
+                per_address: Default::default(),
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 next_client: AtomicU64::new(0),
@@ -97,7 +158,7 @@ impl Gateway {
     /// Serve on `listeners` until `shutdown` is cancelled, then close every
     /// connection, let every account sign off and every user save what it
     /// holds, and return.
-    pub async fn serve(self, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
+    pub async fn serve(self, listeners: Vec<Listener>, shutdown: CancellationToken) {
         let shared = self.shared;
         let tracker = shared.tracker.clone();
         start_unattended(&shared).await;
@@ -143,9 +204,13 @@ async fn start_unattended(shared: &Arc<Shared>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Semaphore>) {
+async fn accept_loop(listener: Listener, shared: Arc<Shared>, limit: Arc<Semaphore>) {
+    let (listener, tls) = match listener {
+        Listener::Plain(l) => (l, None),
+        Listener::Tls(l, t) => (l, Some(t)),
+    };
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "listening");
+        info!(%addr, tls = tls.is_some(), "listening");
     }
     loop {
         let accepted = tokio::select! {
@@ -169,13 +234,38 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
             ));
             continue;
         };
+        let Some(slot) = shared.address_slot(peer.ip()) else {
+            warn!(%peer, "connection limit of the address reached");
+            shared.tracker.spawn(conn::refuse(
+                stream,
+                shared.config.name.clone(),
+                "too many connections from your address",
+            ));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let task_shared = shared.clone();
         let shutdown = shared.shutdown.child_token();
-        let span = info_span!("conn", %peer);
+        let span = info_span!("conn", %peer, tls = tls.is_some());
+        let acceptor = tls.as_ref().map(ServerTls::acceptor);
         shared.tracker.spawn(
             async move {
-                conn::run(stream, peer_host(peer), task_shared, shutdown).await;
+                let host = peer_host(peer);
+                match acceptor {
+                    None => conn::run(stream, host, Some(peer.ip()), task_shared, shutdown).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls)) => {
+                                conn::run(tls, host, Some(peer.ip()), task_shared, shutdown).await
+                            }
+                            Ok(Err(e)) => info!(error = %e, "TLS handshake failed"),
+                            Err(_) => info!("TLS handshake timed out"),
+                        }
+                    }
+                }
+                drop(slot);
                 drop(permit);
             }
             .instrument(span),

@@ -29,6 +29,12 @@ pub struct Config {
 pub struct Server {
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// Addresses to listen on with TLS (needs `tls_cert` and `tls_key`).
+    pub tls_listen: Vec<SocketAddr>,
+    /// The TLS certificate chain (PEM), read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM), read again on SIGHUP.
+    pub tls_key: Option<PathBuf>,
     /// The server's name in prefixes and numerics.
     pub name: String,
     /// The network name in ISUPPORT.
@@ -41,6 +47,8 @@ pub struct Server {
     pub password: Option<String>,
     /// Most connections at once.
     pub max_connections: usize,
+    /// Most connections at once from one address.
+    pub max_connections_per_address: usize,
     /// Seconds of client silence before a PING.
     pub ping_interval: u64,
     /// Seconds of client silence before dropping it.
@@ -56,12 +64,16 @@ impl Default for Server {
         let d = ServerConfig::default();
         Server {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
+            tls_listen: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
             name: d.name,
             network: d.network,
             motd_file: None,
             auth_mode: "open".into(),
             password: None,
             max_connections: d.max_connections,
+            max_connections_per_address: d.max_connections_per_address,
             ping_interval: d.ping_interval.as_secs(),
             ping_timeout: d.ping_timeout.as_secs(),
             registration_timeout: d.registration_timeout.as_secs(),
@@ -155,8 +167,15 @@ impl Config {
         if s.auth_mode == "closed" && s.password.as_deref().is_none_or(str::is_empty) {
             bail!("server.password: auth_mode \"closed\" needs a password");
         }
-        if s.max_connections == 0 {
-            bail!("server.max_connections must be at least 1");
+        if s.max_connections == 0 || s.max_connections_per_address == 0 {
+            bail!("server.max_connections and max_connections_per_address must be at least 1");
+        }
+        if !s.tls_listen.is_empty() {
+            let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
+                bail!("server.tls_listen needs server.tls_cert and server.tls_key");
+            };
+            waggle_irc::ServerTls::load(cert, key)
+                .map_err(|e| anyhow::anyhow!("server.tls_cert/tls_key: {e}"))?;
         }
         if s.ping_interval == 0 || s.ping_timeout <= s.ping_interval {
             bail!("server.ping_timeout must be greater than server.ping_interval (> 0)");
@@ -194,6 +213,7 @@ impl Config {
             auth_mode: self.auth_mode()?,
             server_password: s.password.clone(),
             max_connections: s.max_connections,
+            max_connections_per_address: s.max_connections_per_address,
             ping_interval: Duration::from_secs(s.ping_interval),
             ping_timeout: Duration::from_secs(s.ping_timeout),
             registration_timeout: Duration::from_secs(s.registration_timeout.max(1)),

@@ -121,7 +121,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        listeners.push(l);
+        listeners.push(waggle_irc::Listener::Plain(l));
+    }
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) if !config.server.tls_listen.is_empty() => Some(
+            waggle_irc::ServerTls::load(cert, key)
+                .with_context(|| format!("cannot use the TLS certificate {}", cert.display()))?,
+        ),
+        _ => None,
+    };
+    if let Some(tls) = &tls {
+        for addr in &config.server.tls_listen {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            listeners.push(waggle_irc::Listener::Tls(l, tls.clone()));
+        }
     }
     let gateway = waggle_irc::Gateway::new(
         server,
@@ -132,7 +147,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
     info!(database = %config.storage.database.display(), "Waggle {} started", env!("CARGO_PKG_VERSION"));
-    wait_for_signal().await;
+    wait_for_signal(tls.as_ref()).await;
     info!("shutting down");
     shutdown.cancel();
     serving.await.context("the gateway task failed")?;
@@ -141,19 +156,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Wait for SIGTERM or SIGINT; on SIGHUP, read the TLS certificate again.
 #[cfg(unix)]
-async fn wait_for_signal() {
+async fn wait_for_signal(tls: Option<&waggle_irc::ServerTls>) {
     use tokio::signal::unix::{SignalKind, signal};
     match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(mut term), Ok(mut int)) => {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => match tls.map(waggle_irc::ServerTls::reload) {
+                    Some(Ok(())) => info!("TLS certificate reloaded"),
+                    Some(Err(e)) => tracing::warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
+                    None => info!("SIGHUP: nothing to reload"),
+                },
             }
-        }
+        },
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
@@ -161,7 +183,7 @@ async fn wait_for_signal() {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
+async fn wait_for_signal(_tls: Option<&waggle_irc::ServerTls>) {
     let _ = tokio::signal::ctrl_c().await;
 }
 

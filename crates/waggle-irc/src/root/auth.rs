@@ -79,7 +79,7 @@ pub(super) async fn identify(s: &mut Cx<'_>, args: &[String]) {
         return;
     };
     let name = s.nick.clone();
-    let result = s.shared.store.authenticate(&name, &password).await;
+    let result = s.check_password(&name, &password).await;
     match result {
         Ok(Some((id, key))) => {
             let login = Login { id, key, name };
@@ -117,7 +117,10 @@ pub(super) async fn drop_user(s: &mut Cx<'_>, args: &[String]) {
         .as_ref()
         .map(|l| l.name.clone())
         .unwrap_or_else(|| s.nick.clone());
-    match s.shared.store.authenticate(&name, &args[0]).await {
+    let Some(password) = args.first() else {
+        return s.root_say("Not enough parameters given (need 1).");
+    };
+    match s.check_password(&name, password).await {
         Ok(Some(_)) => match s.shared.store.delete_user(&name).await {
             Ok(_) => {
                 if let Some(login) = s.login.take()

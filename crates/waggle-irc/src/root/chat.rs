@@ -97,7 +97,7 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
                 .chars()
                 .filter(|c| !matches!(c, ' ' | ',' | '\x07' | ':' | '\r' | '\n' | '\0'))
                 .collect();
-            channel.truncate(CHANNELLEN);
+            channel.truncate(crate::sanitize::floor_boundary(&channel, CHANNELLEN));
             if s.channel(&channel).is_some() {
                 return s.root_say(&format!(
                     "A channel named `{channel}' already exists. Join with \x02/join {channel}\x02 or see \x02help channel\x02 to modify it"

@@ -81,6 +81,7 @@ impl Task {
             new.closed.clone(),
             new.info.caps,
             new.info.cap_302,
+            new.info.peer,
         );
         if !new.welcomed {
             for line in welcome_lines(&self.user.shared, &new.info.nick) {

@@ -353,6 +353,74 @@ impl Cx<'_> {
         }
     }
 
+    /// Bring one contact's membership of every joined control channel in line
+    /// with its state: JOIN, PART (or one QUIT), MODE as needed.
+    pub(crate) fn sync_contact(
+        &mut self,
+        account: waggle_core::AccountId,
+        handle: &str,
+        quit_reason: Option<&str>,
+    ) {
+        let Some(c) = self.contacts.get(&(account, handle.to_string())).cloned() else {
+            return;
+        };
+        let key = irc_lower(&c.nick);
+        let names: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|ch| ch.joined && !ch.is_chat())
+            .map(|ch| ch.name.clone())
+            .collect();
+        let mut quitted = false;
+        for name in names {
+            let Some(ch) = self.channel(&name) else {
+                continue;
+            };
+            let wanted = self.contact_modes_in(ch, &c).map(|modes| Member {
+                nick: c.nick.clone(),
+                mask: c.mask(),
+                modes,
+                realname: c.display_name.clone().unwrap_or_else(|| c.handle.clone()),
+                room_nick: None,
+            });
+            let old = ch.members.get(&key).cloned();
+            match (old, wanted) {
+                (None, None) => {}
+                (Some(old), None) => {
+                    if let Some(ch) = self.channel_mut(&name) {
+                        ch.members.remove(&key);
+                    }
+                    match quit_reason {
+                        Some(reason) if self.flag("offline_user_quits") => {
+                            if !quitted {
+                                quitted = true;
+                                self.all(Line::new("QUIT").prefix(&old.mask).param(reason));
+                            }
+                        }
+                        _ => self.all(Line::new("PART").prefix(&old.mask).param(&name)),
+                    }
+                }
+                (None, Some(new)) => {
+                    if let Some(ch) = self.channel_mut(&name) {
+                        ch.members.insert(key.clone(), new.clone());
+                    }
+                    self.send_member_join(&name, &new);
+                }
+                (Some(old), Some(new)) => {
+                    if let Some(ch) = self.channel_mut(&name) {
+                        ch.members.insert(key.clone(), new.clone());
+                    }
+                    if old.mask != new.mask {
+                        self.all(Line::new("PART").prefix(&old.mask).param(&name));
+                        self.send_member_join(&name, &new);
+                    } else if old.modes != new.modes {
+                        self.send_mode_change(&name, &new.nick, &old.modes, &new.modes);
+                    }
+                }
+            }
+        }
+    }
+
     /// JOIN for a member plus the MODE giving their modes, to every client.
     pub(crate) fn send_member_join(&mut self, channel: &str, m: &Member) {
         self.push(

@@ -79,6 +79,31 @@ impl Cx<'_> {
         self.client.as_ref().is_some_and(|c| c.has(cap))
     }
 
+    /// Check a login password through the brute-force guard: the attempt waits
+    /// as long as earlier failures for this name or address ask, and its outcome
+    /// is counted (and logged with the address, never with the password).
+    pub async fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<(waggle_core::UserId, waggle_core::UserKey)>, waggle_core::StoreError> {
+        let peer = self.client.as_ref().and_then(|c| c.peer);
+        let wait = self.shared.guard.delay(name, peer);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let result = self.shared.store.authenticate(name, password).await;
+        match &result {
+            Ok(Some(_)) => self.shared.guard.succeeded(name),
+            Ok(None) => {
+                tracing::info!(user = %name, peer = ?peer, "wrong password");
+                self.shared.guard.failed(name, peer);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
     /// The origin's pending password prompt.
     pub fn prompt(&self) -> Option<super::state::Prompt> {
         self.client.as_ref().and_then(|c| c.prompt)

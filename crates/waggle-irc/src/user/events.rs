@@ -35,7 +35,7 @@ impl Cx<'_> {
         let tag = acc.rec.tag.clone();
         let online = acc.state == AccountState::Online;
         match event {
-            Event::LoginProgress { text } => self.root_say(&format!("{tag} - Logging in: {text}")),
+            Event::LoginProgress { text } => self.root_from(&tag, &format!("Logging in: {text}")),
             Event::LoggedIn => {
                 if let Some(a) = self.account_mut(account) {
                     a.state = AccountState::Online;
@@ -46,7 +46,7 @@ impl Cx<'_> {
             }
             Event::Error { text } => {
                 let what = if online { "Error" } else { "Login error" };
-                self.root_say(&format!("{tag} - {what}: {text}"));
+                self.root_from(&tag, &format!("{what}: {text}"));
             }
             Event::Notice { text } => {
                 let text = if online {
@@ -54,6 +54,8 @@ impl Cx<'_> {
                 } else {
                     format!("Logging in: {text}")
                 };
+                // As in BitlBee, the tag leads the first line only: a notice's
+                // further lines are the backend's own formatting (see Event::Notice).
                 self.root_say(&format!("{tag} - {text}"));
             }
             Event::Disconnected { reconnect_in } => {
@@ -114,12 +116,12 @@ impl Cx<'_> {
                     .get(&(account, handle.clone()))
                     .map(|c| c.nick.clone())
                     .unwrap_or(handle);
-                self.root_say(&format!("{tag} - User info - {nick}:"));
+                let mut text = format!("User info - {nick}:");
                 for l in lines {
-                    for part in sanitize::lines(&l) {
-                        self.root_say(&format!("{tag} - {part}"));
-                    }
+                    text.push('\n');
+                    text.push_str(&l);
                 }
+                self.root_from(&tag, &text);
             }
             Event::SettingChanged { key, value } => {
                 if let Some(a) = self.account_mut(account) {
@@ -221,15 +223,26 @@ impl Cx<'_> {
             }
             Event::InvitedToRoom { room, from, reason } => {
                 let text = match reason {
-                    Some(r) => format!("{tag} - {from} invited you to {room}: {r}"),
-                    None => format!("{tag} - {from} invited you to {room}"),
+                    Some(r) => format!("{from} invited you to {room}: {r}"),
+                    None => format!("{from} invited you to {room}"),
                 };
-                self.root_say(&text);
+                self.root_from(&tag, &text);
                 self.root_say(&format!(
                     "Use \x02chat add {tag} {room}\x02 and /join to accept."
                 ));
             }
         }
+    }
+
+    /// Root speaks for an account: every line of `text`, which may come from
+    /// the network, starts with the account's tag, so no line of it can pass
+    /// for root's own.
+    fn root_from(&mut self, tag: &str, text: &str) {
+        let prefixed: Vec<String> = sanitize::lines(text)
+            .into_iter()
+            .map(|l| format!("{tag} - {l}"))
+            .collect();
+        self.root_say(&prefixed.join("\n"));
     }
 
     /// The QUIT reason for contacts whose connection went away: a netsplit look
@@ -242,26 +255,31 @@ impl Cx<'_> {
         }
     }
 
+    /// A contact changed. Only that contact's place in the channels is worked
+    /// out again, and the store is written only when what it keeps (nick, group,
+    /// name) changed: a presence update costs neither a rebuild nor a write.
     async fn contact_updated(&mut self, account: AccountId, contact: Contact) {
         let handle = contact.handle.clone();
-        let old_state = self
+        let key = (account, handle.clone());
+        let before = self
             .contacts
-            .get(&(account, handle.clone()))
-            .map(|c| c.presence.clone());
+            .get(&key)
+            .map(|c| (c.presence.clone(), c.group.clone(), c.display_name.clone()));
         let is_new = self.upsert_contact(account, contact, true);
-        let went_offline = old_state
+        let went_offline = before
             .as_ref()
-            .is_some_and(|p| p.state != PresenceState::Offline)
+            .is_some_and(|b| b.0.state != PresenceState::Offline)
             && self
                 .contacts
-                .get(&(account, handle.clone()))
+                .get(&key)
                 .is_some_and(|c| c.presence.state == PresenceState::Offline);
-        if went_offline {
-            let reason = self.dropped_reason();
-            self.sync_control_channels(Some(&reason));
-        } else {
-            self.sync_control_channels(None);
-        }
+        let reason = went_offline.then(|| self.dropped_reason());
+        self.sync_contact(account, &handle, reason.as_deref());
+        let old_state = before.as_ref().map(|b| b.0.clone());
+        let record_changed = match (&before, self.contacts.get(&key)) {
+            (Some((_, group, name)), Some(c)) => *group != c.group || *name != c.display_name,
+            _ => true,
+        };
         if let (Some(old), Some(c)) = (old_state, self.contacts.get(&(account, handle.clone()))) {
             let was_away = old.state == PresenceState::Away;
             let is_away = c.presence.state == PresenceState::Away;
@@ -275,7 +293,7 @@ impl Cx<'_> {
                 self.push(To::All, Out::Capable(Cap::AwayNotify, line));
             }
         }
-        if is_new || self.login.is_some() {
+        if is_new || record_changed {
             self.save_contact(account, &handle).await;
         }
     }
@@ -294,12 +312,12 @@ impl Cx<'_> {
                         .account_by_id(account)
                         .map(|a| a.rec.tag.clone())
                         .unwrap_or_default();
-                    let mut text = format!("{tag} - Message from unknown handle {from}:");
+                    let mut text = format!("Message from unknown handle {from}:");
                     for l in sanitize::lines(m.body) {
                         text.push('\n');
                         text.push_str(&l);
                     }
-                    self.root_say(&text);
+                    self.root_from(&tag, &text);
                     self.skip_archived(account, m.ids.archive.as_deref()).await;
                     return;
                 }

@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use irc_proto::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -147,13 +150,25 @@ impl Task {
                 .min();
             tokio::select! {
                 input = self.rx.recv() => match input {
-                    Some(input) => self.input(input).await,
+                    Some(input) => {
+                        let step = AssertUnwindSafe(self.input(input)).catch_unwind().await;
+                        if step.is_err() {
+                            self.recover("a command").await;
+                        }
+                    }
                     None => return,
                 },
                 Some(ev) = self.events.recv(), if self.forward.is_none() => {
                     let BackendEvent { account, seq, event } = ev;
-                    self.cx(None).handle_event(account, event).await;
-                    self.flush(None).await;
+                    let step = AssertUnwindSafe(async {
+                        self.cx(None).handle_event(account, event).await;
+                        self.flush(None).await;
+                    })
+                    .catch_unwind()
+                    .await;
+                    if step.is_err() {
+                        self.recover("an event of an account").await;
+                    }
                     self.ack(account, seq);
                     self.after_input(None).await;
                 }
@@ -165,6 +180,20 @@ impl Task {
                 _ = self.user.cancel.cancelled() => return,
             }
         }
+    }
+
+    /// After a bug stopped the handling of one input half-way: drop what it left
+    /// behind, tell every client, and go on serving the user.
+    async fn recover(&mut self, what: &str) {
+        tracing::error!(what, "handling failed with an internal error");
+        self.out.take();
+        self.label = None;
+        self.ctl = Control::default();
+        let text = format!(
+            "Internal error while handling {what}; it may not have been carried out completely. Please report it."
+        );
+        self.cx(None).root_say(&text);
+        self.flush(None).await;
     }
 
     /// Whether the task has nothing left to do.
@@ -660,6 +689,7 @@ impl Task {
                 user: self.user.user.clone(),
                 realname: self.user.realname.clone(),
                 host: self.user.host.clone(),
+                peer: client.peer,
                 caps: client.caps,
                 cap_302: client.cap_302,
                 login: None,

@@ -132,7 +132,7 @@ impl Cx<'_> {
             return self.send(line);
         };
         let (name, _) = split_client_name(&authcid);
-        match self.shared.store.authenticate(&name, &password).await {
+        match self.check_password(&name, &password).await {
             Ok(Some((id, key))) => {
                 let line = self
                     .numeric("900")

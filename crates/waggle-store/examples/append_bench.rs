@@ -1,5 +1,6 @@
 //! The message log's cost per append: one at a time (each awaited before the next),
-//! and in bursts (many users appending at once, so the writer commits them together).
+//! and in bursts (many users appending at once, or one user's catch-up arriving
+//! all at once), where the writer commits what is queued together.
 //! Prints wall-clock and process CPU time (all threads) per append.
 //!
 //! Run in release: `cargo run --release -p waggle-store --example append_bench`.
@@ -18,6 +19,9 @@ const SINGLE: usize = 20_000;
 /// Users appending at once in a burst, and appends each.
 const BURST_USERS: usize = 64;
 const BURST_EACH: usize = 500;
+/// One user's bursts: how many at once, how many times.
+const CATCH_UP: usize = 64;
+const CATCH_UPS: usize = 200;
 
 /// User + system CPU time of the whole process, in seconds (`/proc` counts in
 /// USER_HZ = 100 ticks a second on Linux).
@@ -122,6 +126,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
     report(
         &format!("bursts ({BURST_USERS} users at once)"),
         BURST_USERS * BURST_EACH,
+        wall.elapsed().as_secs_f64(),
+        cpu_seconds()? - cpu,
+    );
+
+    let (id, key, row) = user(&store, "catchup").await?;
+    let (cpu, wall) = (cpu_seconds()?, Instant::now());
+    for b in 0..CATCH_UPS {
+        let mut tasks = Vec::with_capacity(CATCH_UP);
+        for n in 0..CATCH_UP {
+            let (store, key) = (store.clone(), key.clone());
+            let e = with_account(message(b * CATCH_UP + n, BURST_USERS + 1), row);
+            tasks.push(tokio::spawn(
+                async move { store.append(id, &key, &e).await },
+            ));
+        }
+        for task in tasks {
+            task.await??;
+        }
+    }
+    report(
+        &format!("bursts (one user, {CATCH_UP} at once)"),
+        CATCH_UP * CATCH_UPS,
         wall.elapsed().as_secs_f64(),
         cpu_seconds()? - cpu,
     );

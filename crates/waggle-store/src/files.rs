@@ -43,8 +43,30 @@ fn private(options: &mut OpenOptions) -> &mut OpenOptions {
 pub(crate) fn create_database(path: &Path) -> Result<(), StoreError> {
     match private(OpenOptions::new().write(true).create_new(true)).open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            warn_if_shared(path);
+            Ok(())
+        }
         Err(e) => Err(io_err(path, e)),
+    }
+}
+
+/// An existing database keeps its mode; say so when others may read it.
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{mode:04o}"),
+                    "the database is readable by others; chmod 600 it and its -wal and -shm"
+                );
+            }
+        }
     }
 }
 

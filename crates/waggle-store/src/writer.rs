@@ -84,8 +84,9 @@ impl Writer {
     /// Open a connection to the (already migrated) database at `path` and start the
     /// writer thread on it.
     pub(crate) fn spawn(path: &Path, busy_timeout: Duration) -> Result<Writer, StoreError> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(db_err)?;
+        // Used by the writer thread alone: no SQLite mutex needed.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
         conn.busy_timeout(busy_timeout).map_err(db_err)?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(db_err)?;

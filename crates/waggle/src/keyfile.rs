@@ -70,13 +70,15 @@ pub fn load(path: &Path) -> anyhow::Result<InstanceKey> {
             .decode(text.trim())
             .map_err(|_| anyhow::anyhow!("{shown} is not a key file (not base64)"))?,
     );
-    let key: [u8; INSTANCE_KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+    let mut key: [u8; INSTANCE_KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
         anyhow::anyhow!(
             "{shown} holds {} bytes, a key has {INSTANCE_KEY_LEN}",
             bytes.len()
         )
     })?;
-    Ok(InstanceKey::from_bytes(key))
+    let loaded = InstanceKey::from_bytes(key);
+    zeroize::Zeroize::zeroize(&mut key);
+    Ok(loaded)
 }
 
 #[cfg(test)]

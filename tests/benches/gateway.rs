@@ -125,12 +125,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: 10_000,
         ..ServerConfig::default()
     };
-    let gateway = Gateway::new(
-        config,
-        Arc::new(store),
-        Arc::new(waggle_irc::MemoryLog::default()),
-        protocols,
-    )?;
+    let gateway = Gateway::new(config, Arc::new(store.clone()), Arc::new(store), protocols)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();

@@ -129,7 +129,7 @@ impl RunningGateway {
         let gateway = Gateway::new(
             config,
             store.clone() as Arc<dyn Store>,
-            Arc::new(waggle_irc::MemoryLog::default()),
+            store.clone() as Arc<dyn waggle_core::MessageLog>,
             registry,
         )
         .context("gateway")?;

@@ -117,7 +117,9 @@ pub struct LoggedMessage {
 pub enum HistoryBound {
     /// A server time.
     Time(SystemTime),
-    /// A message by its `msgid` (a bound on its time; an unknown id matches nothing).
+    /// A message by its `msgid`: a bound at that message, ordered by time and
+    /// then by `seq`, so messages of the same millisecond are told apart (an
+    /// unknown id matches nothing).
     MsgId(String),
 }
 
@@ -155,7 +157,8 @@ pub enum HistoryQuery {
         limit: u32,
     },
     /// The messages strictly between two bounds, in either order of the bounds;
-    /// the earliest ones when more than `limit` match.
+    /// when more than `limit` match, the ones nearest `from` (the earliest when
+    /// `from` is the earlier bound, the latest when it is the later one).
     Between {
         /// One end.
         from: HistoryBound,

@@ -11,9 +11,16 @@ use crate::backend::Secret;
 use crate::ids::UserId;
 
 /// A user's data-encryption key, unwrapped with their password at identify time.
-/// IM passwords are encrypted under it; it never reaches the disk unwrapped.
+/// IM passwords are encrypted under it; it never reaches the disk unwrapped, and
+/// its bytes are wiped when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserKey(pub [u8; 32]);
+
+impl Drop for UserKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl fmt::Debug for UserKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -311,7 +311,12 @@ async fn serve_attached<S>(
                 }
                 return;
             }
-            _ = user.closed() => return,
+            _ = user.closed() => {
+                if shutdown.is_cancelled() {
+                    client.send("ERROR :Closing link: server shutting down".into());
+                }
+                return;
+            }
             _ = shutdown.cancelled() => {
                 client.send("ERROR :Closing link: server shutting down".into());
                 return;

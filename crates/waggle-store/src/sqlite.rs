@@ -1,7 +1,9 @@
 //! [`SqliteStore`]: opening the database and the [`Store`] trait implementation, which
-//! delegates to the [`users`](crate::users) and [`data`](crate::data) modules.
+//! delegates to the [`users`](crate::users), [`unattended`](crate::unattended) and
+//! [`data`](crate::data) modules.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +14,10 @@ use waggle_core::{
     UserId, UserKey, UserSummary,
 };
 
-use crate::crypto;
+use crate::files;
+use crate::hashing::HashPool;
+use crate::instance::InstanceKey;
+use crate::writer::Writer;
 
 /// How many connections the pool keeps at most. SQLite has one writer at a time;
 /// a few connections let readers run beside it.
@@ -29,32 +34,59 @@ pub(crate) fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-/// The gateway's [`Store`] on an SQLite file in WAL mode.
+/// How to open the store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The instance's unattended key: with it, every login also wraps the user's
+    /// data key under it, and [`Store::unattended_logins`] can start those users
+    /// after a restart. Anyone holding this key and the database can read
+    /// everything of those users.
+    pub unattended_key: Option<InstanceKey>,
+    /// How many password hashes (Argon2id, 19 MiB each) may run at once; 0 means
+    /// one per CPU core.
+    pub hash_workers: usize,
+}
+
+/// The gateway's [`Store`] and [`MessageLog`](waggle_core::MessageLog) on an SQLite
+/// file in WAL mode.
 ///
 /// Every change is written through in its own `BEGIN IMMEDIATE` transaction, so
 /// concurrent writers queue on the write lock instead of failing with
-/// "database is locked". Cloning is cheap and shares the connection pool.
+/// "database is locked"; messages are appended by one writer that commits whatever
+/// is queued together. Cloning is cheap and shares the connections.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
-    /// A PHC string hashed at open time, verified against when a user does not exist
-    /// so that `authenticate` takes as long for unknown users as for wrong passwords.
-    pub(crate) dummy_hash: std::sync::Arc<str>,
+    pub(crate) hashing: Arc<HashPool>,
+    pub(crate) instance_key: Option<Arc<InstanceKey>>,
+    pub(crate) writer: Writer,
 }
 
 impl SqliteStore {
     /// Open (creating if missing, with its parent directory) the database at `path`
-    /// and bring its schema up to date.
+    /// and bring its schema up to date, without an unattended key.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the directory or file cannot be created, the
-    /// database cannot be opened or a migration fails.
+    /// As [`SqliteStore::open_with`].
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Database(format!("{}: {e}", parent.display())))?;
-        }
-        let options = SqliteConnectOptions::new()
+        SqliteStore::open_with(path, OpenOptions::default()).await
+    }
+
+    /// Open the database at `path` as [`SqliteStore::open`] does, with `options`.
+    ///
+    /// A new database file is made mode 0600 (its directory 0700). Opening and
+    /// migrating happen under an advisory lock on `<path>.lock`, so processes opening
+    /// the same database at once take turns.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the directory or file cannot be created, another
+    /// process holds the open lock for a minute, the database cannot be opened or a
+    /// migration fails.
+    pub async fn open_with(path: &Path, options: OpenOptions) -> Result<SqliteStore, StoreError> {
+        files::create_dir(path)?;
+        let lock = files::lock(path).await?;
+        files::create_database(path)?;
+        let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -63,21 +95,35 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(connect)
             .await
             .map_err(db_err)?;
         MIGRATOR.run(&pool).await.map_err(db_err)?;
-        let dummy_hash = blocking(|| crypto::hash_password("waggle dummy password")).await?;
-        tracing::debug!(path = %path.display(), "store opened");
+        let writer = {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || Writer::spawn(&path, BUSY_TIMEOUT))
+                .await
+                .map_err(db_err)??
+        };
+        drop(lock);
+        tracing::debug!(
+            path = %path.display(),
+            unattended = options.unattended_key.is_some(),
+            "store opened"
+        );
         Ok(SqliteStore {
             pool,
-            dummy_hash: dummy_hash.into(),
+            hashing: Arc::new(HashPool::new(options.hash_workers)),
+            instance_key: options.unattended_key.map(Arc::new),
+            writer,
         })
     }
 
-    /// Close the pool, waiting for connections in use to be returned. Calls made
-    /// after this fail with [`StoreError::Database`].
+    /// Close the message writer and the pool, waiting for what is queued to be
+    /// written and for connections in use to be returned. Calls made after this fail
+    /// with [`StoreError::Database`].
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -88,17 +134,6 @@ impl SqliteStore {
             .await
             .map_err(db_err)
     }
-}
-
-/// Run slow crypto (Argon2) off the async worker threads.
-pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Crypto(format!("crypto task failed: {e}")))?
 }
 
 #[async_trait]
@@ -141,7 +176,10 @@ impl Store for SqliteStore {
     }
 
     async fn reset_password(&self, name: &str, new_password: &str) -> Result<u32, StoreError> {
-        self.reset_password_impl(name, new_password).await
+        Ok(self
+            .reset_password_report(name, new_password)
+            .await?
+            .im_passwords_cleared)
     }
 
     async fn load(&self, user: UserId, key: &UserKey) -> Result<UserData, StoreError> {
@@ -192,16 +230,10 @@ impl Store for SqliteStore {
     }
 
     async fn unattended_logins(&self) -> Result<Vec<UnattendedLogin>, StoreError> {
-        // This store is never opened with an unattended key yet.
-        Ok(Vec::new())
+        self.unattended_logins_impl().await
     }
 
-    async fn login_valid(&self, user: UserId, _key: &UserKey) -> Result<bool, StoreError> {
-        let (exists,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
-            .bind(user.0)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(exists)
+    async fn login_valid(&self, user: UserId, key: &UserKey) -> Result<bool, StoreError> {
+        self.login_valid_impl(user, key).await
     }
 }

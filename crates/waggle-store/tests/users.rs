@@ -84,12 +84,16 @@ async fn account_password_is_encrypted_at_rest() -> TestResult {
             .any(|w| w == plaintext.as_bytes())
     );
     // Nor is the gateway password or the data key stored in the clear.
-    let (hash, wrapped): (String, Vec<u8>) =
-        sqlx::query_as("SELECT password_hash, wrapped_key FROM users WHERE name = 'alice'")
-            .fetch_one(&pool)
-            .await?;
-    assert!(hash.starts_with("$argon2id$"));
-    assert!(!hash.contains("gateway-pw"));
+    let (hash, params, verifier, wrapped): (String, String, Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT password_hash, login_params, login_verifier, wrapped_key FROM users \
+         WHERE name = 'alice'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(hash, "", "one-hash credentials keep no PHC string");
+    assert_eq!(params, "m=19456,t=2,p=1");
+    assert_eq!(verifier.len(), 32);
+    assert!(!verifier.windows(10).any(|w| w == b"gateway-pw"));
     assert!(!wrapped.windows(32).any(|w| w == key.0));
     pool.close().await;
 

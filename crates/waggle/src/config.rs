@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use waggle_core::Retention;
 use waggle_irc::{AuthMode, ServerConfig};
+use waggle_store::OpenOptions;
+
+use crate::keyfile;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -19,6 +23,8 @@ pub struct Config {
     pub flood: Flood,
     /// Where data lives.
     pub storage: Storage,
+    /// How long messages are kept.
+    pub history: History,
     /// Logging.
     pub log: Log,
 }
@@ -111,12 +117,40 @@ impl Default for Flood {
 pub struct Storage {
     /// The SQLite database file.
     pub database: PathBuf,
+    /// A key file made by `waggle keygen`: users' accounts start without them.
+    pub unattended_key: Option<PathBuf>,
+    /// Password hashes computed at once (19 MiB each); 0 is one per CPU core.
+    pub password_hash_workers: usize,
 }
 
 impl Default for Storage {
     fn default() -> Self {
         Storage {
             database: PathBuf::from("data/waggle.db"),
+            unattended_key: None,
+            password_hash_workers: 0,
+        }
+    }
+}
+
+/// The most `[history] max_age_days` may be (a century).
+const MAX_AGE_DAYS: u32 = 36_500;
+
+/// `[history]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    /// Days a message is kept at most (a user's `history_days` may keep less).
+    pub max_age_days: u32,
+    /// Messages kept per user at most (the newest); none when absent.
+    pub max_messages: Option<u64>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            max_age_days: 90,
+            max_messages: None,
         }
     }
 }
@@ -189,6 +223,23 @@ impl Config {
         if self.storage.database.as_os_str().is_empty() {
             bail!("storage.database must not be empty");
         }
+        if self
+            .storage
+            .unattended_key
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            bail!("storage.unattended_key must name a file made by `waggle keygen`");
+        }
+        if self.storage.password_hash_workers > 256 {
+            bail!("storage.password_hash_workers must be at most 256 (19 MiB each)");
+        }
+        if !(1..=MAX_AGE_DAYS).contains(&self.history.max_age_days) {
+            bail!("history.max_age_days must be between 1 and {MAX_AGE_DAYS}");
+        }
+        if self.history.max_messages == Some(0) {
+            bail!("history.max_messages must be at least 1 (leave it out for no limit)");
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: {:?} is not a valid filter", self.log.level))?;
         Ok(())
@@ -201,6 +252,27 @@ impl Config {
             "closed" => AuthMode::Closed,
             other => bail!("server.auth_mode: {other:?} is not one of open, registered, closed"),
         })
+    }
+
+    /// How to open the store: the unattended key (read and checked from its file)
+    /// and the password-hashing pool.
+    pub fn store_options(&self) -> anyhow::Result<OpenOptions> {
+        let unattended_key = match &self.storage.unattended_key {
+            Some(path) => Some(keyfile::load(path).context("storage.unattended_key")?),
+            None => None,
+        };
+        Ok(OpenOptions {
+            unattended_key,
+            hash_workers: self.storage.password_hash_workers,
+        })
+    }
+
+    /// The instance's message retention.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_age: Duration::from_secs(u64::from(self.history.max_age_days) * 24 * 3600),
+            max_count: self.history.max_messages,
+        }
     }
 
     /// The front end's settings.
@@ -262,6 +334,40 @@ mod tests {
         assert!(Config::parse("[server]\nping_interval = 10\nping_timeout = 5\n").is_err());
         assert!(Config::parse("[server]\nname = \"a b\"\n").is_err());
         assert!(Config::parse("[server]\nlisten = [\"nonsense\"]\n").is_err());
+    }
+
+    #[test]
+    fn history_and_storage_are_checked() {
+        let c = Config::parse("").map_err(|e| e.to_string());
+        assert_eq!(
+            c.map(|c| c.retention()),
+            Ok(Retention {
+                max_age: Duration::from_secs(90 * 24 * 3600),
+                max_count: None,
+            })
+        );
+        let c = Config::parse("[history]\nmax_age_days = 7\nmax_messages = 500\n")
+            .map(|c| c.retention())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            c,
+            Ok(Retention {
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                max_count: Some(500),
+            })
+        );
+        assert!(Config::parse("[history]\nmax_age_days = 0\n").is_err());
+        assert!(Config::parse("[history]\nmax_age_days = 100000\n").is_err());
+        assert!(Config::parse("[history]\nmax_messages = 0\n").is_err());
+        assert!(Config::parse("[history]\nmax_messages = -1\n").is_err());
+        assert!(Config::parse("[storage]\nunattended_key = \"\"\n").is_err());
+        assert!(Config::parse("[storage]\npassword_hash_workers = 1000\n").is_err());
+        // Without a key file, the store opens without an unattended key.
+        let options = Config::parse("").and_then(|c| c.store_options());
+        assert!(options.is_ok_and(|o| o.unattended_key.is_none()));
+        let missing = Config::parse("[storage]\nunattended_key = \"/nonexistent/k\"\n")
+            .and_then(|c| c.store_options());
+        assert!(missing.is_err());
     }
 
     #[test]

@@ -1,22 +1,24 @@
 //! `waggle`: the IRC gateway daemon and its admin commands.
 //!
 //! With no arguments it serves on 127.0.0.1:6667 with `./data/waggle.db`. The
-//! `user` subcommands manage gateway users in the same database, and
-//! `check-config` validates a configuration file.
+//! `user` subcommands manage gateway users in the same database, `keygen` makes
+//! an unattended key file, and `check-config` validates a configuration file.
 
 mod config;
+mod keyfile;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
-use waggle_core::{ProtocolRegistry, Store};
-use waggle_store::SqliteStore;
+use waggle_core::{MessageLog, ProtocolRegistry, Retention, Store};
+use waggle_store::{OpenOptions, SqliteStore};
 
 use config::Config;
 
@@ -41,8 +43,16 @@ struct Cli {
 enum Cmd {
     /// Run the gateway (the default).
     Run,
-    /// Check the configuration and exit.
+    /// Check the configuration (and the unattended key file it names) and exit.
     CheckConfig,
+    /// Write a new random unattended key to FILE (mode 0600; never overwrites).
+    /// Name it in `[storage] unattended_key` to let accounts start after a restart
+    /// without their user: whoever can read it and the database can read every
+    /// such user's data.
+    Keygen {
+        /// Where to write the key.
+        file: PathBuf,
+    },
     /// Manage gateway users.
     #[command(subcommand)]
     User(UserCmd),
@@ -62,10 +72,22 @@ enum UserCmd {
         /// The login name.
         name: String,
     },
-    /// Set a user's password; their stored IM passwords must be entered again.
+    /// Set a user's password; their stored IM passwords must be entered again and
+    /// their message history is deleted (it was sealed under the old password).
     Passwd {
         /// The login name.
         name: String,
+    },
+    /// Show what a user's message history holds, or prune it.
+    History {
+        /// The login name.
+        name: String,
+        /// Delete all of it.
+        #[arg(long, conflicts_with = "before")]
+        clear: bool,
+        /// Delete what is older than DAYS days.
+        #[arg(long, value_name = "DAYS")]
+        before: Option<u32>,
     },
 }
 
@@ -96,10 +118,19 @@ fn main() -> anyhow::Result<()> {
         Cmd::Run => runtime.block_on(run(config)),
         Cmd::CheckConfig => {
             config.server_config()?;
+            config.store_options()?;
             println!("configuration OK");
             Ok(())
         }
-        Cmd::User(cmd) => runtime.block_on(user(&config.storage.database, cmd)),
+        Cmd::Keygen { file } => {
+            keyfile::generate(&file)?;
+            println!(
+                "Unattended key written to {}; name it in [storage] unattended_key",
+                file.display()
+            );
+            Ok(())
+        }
+        Cmd::User(cmd) => runtime.block_on(user(&config, cmd)),
     }
 }
 
@@ -111,11 +142,34 @@ fn protocols() -> ProtocolRegistry {
     registry
 }
 
+/// Open the configured database with the configured options.
+async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let options: OpenOptions = config.store_options()?;
+    let database = &config.storage.database;
+    SqliteStore::open_with(database, options)
+        .await
+        .with_context(|| format!("cannot open database {}", database.display()))
+}
+
+/// How often the message log is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prune the message log now and then every [`PRUNE_EVERY`], until shut down.
+async fn prune_history(store: SqliteStore, retention: Retention, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = store.prune(retention, SystemTime::now()).await {
+            tracing::warn!(error = %e, "pruning the message log failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
     let server = config.server_config()?;
-    let store = SqliteStore::open(&config.storage.database)
-        .await
-        .with_context(|| format!("cannot open database {}", config.storage.database.display()))?;
+    let store = open_store(&config).await?;
     let mut listeners = Vec::new();
     for addr in &config.server.listen {
         let l = tokio::net::TcpListener::bind(addr)
@@ -141,16 +195,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let gateway = waggle_irc::Gateway::new(
         server,
         Arc::new(store.clone()),
-        Arc::new(waggle_irc::MemoryLog::default()),
+        Arc::new(store.clone()),
         protocols(),
     )?;
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
-    info!(database = %config.storage.database.display(), "Waggle {} started", env!("CARGO_PKG_VERSION"));
+    let pruning = tokio::spawn(prune_history(
+        store.clone(),
+        config.retention(),
+        shutdown.clone(),
+    ));
+    info!(
+        database = %config.storage.database.display(),
+        unattended = config.storage.unattended_key.is_some(),
+        "Waggle {} started",
+        env!("CARGO_PKG_VERSION")
+    );
     wait_for_signal(tls.as_ref()).await;
     info!("shutting down");
     shutdown.cancel();
     serving.await.context("the gateway task failed")?;
+    pruning.await.context("the pruning task failed")?;
     store.close().await;
     info!("stopped");
     Ok(())
@@ -202,10 +267,8 @@ fn read_password(prompt: &str) -> anyhow::Result<String> {
     Ok(password)
 }
 
-async fn user(database: &Path, cmd: UserCmd) -> anyhow::Result<()> {
-    let store = SqliteStore::open(database)
-        .await
-        .with_context(|| format!("cannot open database {}", database.display()))?;
+async fn user(config: &Config, cmd: UserCmd) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
     let result = user_command(&store, cmd).await;
     store.close().await;
     result
@@ -239,14 +302,64 @@ async fn user_command(store: &SqliteStore, cmd: UserCmd) -> anyhow::Result<()> {
                 bail!("no such user {name}");
             }
             let password = read_password("New password: ")?;
-            let cleared = store.reset_password(&name, &password).await?;
+            let report = store.reset_password_report(&name, &password).await?;
             println!("Password of {name} changed");
-            if cleared > 0 {
+            if report.im_passwords_cleared > 0 {
                 println!(
-                    "{cleared} stored IM password(s) could not be kept and must be entered again"
+                    "{} stored IM password(s) could not be kept and must be entered again",
+                    report.im_passwords_cleared
                 );
+            }
+            if report.messages_deleted > 0 {
+                println!(
+                    "{} message(s) of history were sealed under the old password and are deleted",
+                    report.messages_deleted
+                );
+            }
+        }
+        UserCmd::History {
+            name,
+            clear,
+            before,
+        } => {
+            let Some(id) = store.user_id(&name).await? else {
+                bail!("no such user {name}");
+            };
+            let cutoff = match (clear, before) {
+                (true, _) => Some(None),
+                (false, Some(days)) => Some(Some(
+                    SystemTime::now()
+                        .checked_sub(Duration::from_secs(u64::from(days) * 24 * 3600))
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                )),
+                (false, None) => None,
+            };
+            if let Some(before) = cutoff {
+                let deleted = store.clear_history(id, before).await?;
+                println!("Deleted {deleted} message(s) of {name}");
+            }
+            let stats = store.history_stats(id).await?;
+            println!(
+                "{name}: {} message(s) in {} conversation(s)",
+                stats.count, stats.conversations
+            );
+            if let (Some(oldest), Some(newest)) = (stats.oldest, stats.newest) {
+                println!("oldest {}, newest {}", utc(oldest), utc(newest));
             }
         }
     }
     Ok(())
+}
+
+/// A time as `YYYY-MM-DD HH:MM:SS UTC` (`?` if it cannot be shown).
+fn utc(t: SystemTime) -> String {
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .map_or_else(|| "?".to_string(), |s| format!("{s} UTC"))
 }

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
-use waggle_core::{AccountRecord, Secret};
+use waggle_core::{AccountRecord, Conversation, Direction, LogEntry, MessageKind, Secret};
 use waggle_store::SqliteStore;
 
 /// What the tests return.
@@ -51,4 +52,24 @@ pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+}
+
+/// A time `ms` milliseconds after the epoch.
+pub fn at(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// An incoming plain message from nobody in particular, without protocol ids.
+pub fn entry(conversation: Conversation, at_ms: u64, msgid: &str, body: &str) -> LogEntry {
+    LogEntry {
+        msgid: msgid.into(),
+        conversation,
+        direction: Direction::Incoming,
+        at: at(at_ms),
+        kind: MessageKind::Normal,
+        sender: String::new(),
+        body: body.into(),
+        archive_id: None,
+        origin_id: None,
+    }
 }

@@ -6,7 +6,10 @@
 //! hashes, per-user data keys wrapped under a password-derived key, IM passwords sealed
 //! with XChaCha20-Poly1305). It speaks only the vocabulary of `waggle-core`'s store
 //! records and must not depend on the IRC front end or on any IM protocol.
+//!
+//! [`bitlbee`] imports BitlBee's user files; their logins convert at the first identify.
 
+pub mod bitlbee;
 mod crypto;
 mod data;
 mod sqlite;

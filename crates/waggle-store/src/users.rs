@@ -57,6 +57,12 @@ impl SqliteStore {
         name: &str,
         password: &str,
     ) -> Result<Option<(UserId, UserKey)>, StoreError> {
+        // A user imported from BitlBee gets Waggle credentials at the first identify.
+        if crate::bitlbee::convert_legacy_login(self, name, password).await?
+            == crate::bitlbee::LegacyLogin::Refused
+        {
+            return Ok(None);
+        }
         let row: Option<(i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
             "SELECT id, password_hash, key_salt, wrapped_key FROM users WHERE name = ?",
         )

@@ -2,9 +2,11 @@
 //!
 //! With no arguments it serves on 127.0.0.1:6667 with `./data/waggle.db`. The
 //! `user` subcommands manage gateway users in the same database, and
-//! `check-config` validates a configuration file.
+//! `check-config` validates a configuration file, and `import-bitlbee` brings
+//! users over from a BitlBee configuration directory.
 
 mod config;
+mod import_bitlbee;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -46,6 +48,12 @@ enum Cmd {
     /// Manage gateway users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Import BitlBee's users (every <nick>.xml of its configuration directory);
+    /// they identify once with their BitlBee password.
+    ImportBitlbee {
+        /// BitlBee's configuration directory (its ConfigDir, e.g. /var/lib/bitlbee).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +108,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::User(cmd) => runtime.block_on(user(&config.storage.database, cmd)),
+        Cmd::ImportBitlbee { dir } => {
+            runtime.block_on(import_bitlbee::run(&config.storage.database, &dir))
+        }
     }
 }
 

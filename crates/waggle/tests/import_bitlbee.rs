@@ -73,7 +73,11 @@ fn first_session(sandbox: &bitlbee::Sandbox) -> Result<()> {
     // A buddy added with a nick, and one renamed once it is on the list.
     irc.root("add jabber carol@localhost caro", "carol@localhost")?;
     irc.root("add jabber bob@localhost", "bob@localhost")?;
-    irc.root_until("rename bob bobby", "Nick successfully changed", "does not exist")?;
+    irc.root_until(
+        "rename bob bobby",
+        "Nick successfully changed",
+        "does not exist",
+    )?;
     for (key, value) in [
         ("auto_reconnect_delay", "10*2<600"),
         ("paste_buffer_delay", "3"),
@@ -88,7 +92,11 @@ fn first_session(sandbox: &bitlbee::Sandbox) -> Result<()> {
     for (channel, account) in [("#work", "jabber"), ("#tw", "twitter")] {
         irc.send(&format!("JOIN {channel}"))?;
         irc.expect("the join", |l| l.contains(&format!("JOIN :{channel}")))?;
-        for (key, value) in [("type", "control"), ("fill_by", "account"), ("account", account)] {
+        for (key, value) in [
+            ("type", "control"),
+            ("fill_by", "account"),
+            ("account", account),
+        ] {
             irc.root(
                 &format!("channel {channel} set {key} {value}"),
                 &format!("{key} = `{value}'"),
@@ -99,7 +107,11 @@ fn first_session(sandbox: &bitlbee::Sandbox) -> Result<()> {
         "chat add jabber room@conference.localhost #room",
         "Chatroom successfully added",
     )?;
-    for (key, value) in [("nick", "alicenick"), ("auto_join", "true"), ("password", "roompw")] {
+    for (key, value) in [
+        ("nick", "alicenick"),
+        ("auto_join", "true"),
+        ("password", "roompw"),
+    ] {
         irc.root(
             &format!("channel #room set {key} {value}"),
             &format!("{key} = `{value}'"),
@@ -149,7 +161,10 @@ fn other_user(sandbox: &bitlbee::Sandbox) -> Result<()> {
         "Account successfully added with tag jabber",
     )?;
     irc.root("account jabber set tag work", "tag = `work'")?;
-    irc.root("account work set auto_connect false", "auto_connect = `false'")?;
+    irc.root(
+        "account work set auto_connect false",
+        "auto_connect = `false'",
+    )?;
     irc.root("set ops user", "ops = `user'")?;
     irc.root("save", "Configuration saved")?;
     irc.quit()
@@ -227,7 +242,10 @@ async fn check_store(db: &Path) -> Result<()> {
     let row = jabber.row.context("no row")?;
     assert_eq!(
         nicks,
-        [(row, "bob@localhost", "bobby"), (row, "carol@localhost", "caro")]
+        [
+            (row, "bob@localhost", "bobby"),
+            (row, "carol@localhost", "caro")
+        ]
     );
     let channels: BTreeMap<_, _> = data
         .channels
@@ -241,7 +259,11 @@ async fn check_store(db: &Path) -> Result<()> {
     );
     assert_eq!(
         channels["#work"],
-        map(&[("account", "jabber"), ("fill_by", "account"), ("type", "control")])
+        map(&[
+            ("account", "jabber"),
+            ("fill_by", "account"),
+            ("type", "control")
+        ])
     );
     assert_eq!(
         channels["#room"],
@@ -254,14 +276,20 @@ async fn check_store(db: &Path) -> Result<()> {
             ("type", "chat"),
         ])
     );
-    assert_eq!(channels["&bitlbee"].get("auto_join").map(String::as_str), Some("true"));
+    assert_eq!(
+        channels["&bitlbee"].get("auto_join").map(String::as_str),
+        Some("true")
+    );
 
     // Converted: the same password now opens Argon2id credentials, same key.
     let (id2, key2) = store
         .authenticate("Alice", LOGIN)
         .await?
         .context("the second identify failed")?;
-    ensure!(id2 == id && key2 == key, "the second identify must give the same key");
+    ensure!(
+        id2 == id && key2 == key,
+        "the second identify must give the same key"
+    );
 
     let (bob, bob_key) = store
         .authenticate("Bob[away]", "bobs-pw")
@@ -281,11 +309,8 @@ async fn check_store(db: &Path) -> Result<()> {
 
 #[test]
 fn import_from_a_real_bitlbee() -> Result<()> {
-    let Some(sandbox) = bitlbee::Sandbox::start(&[
-        ("alice", JABBER_PW),
-        ("bob", "bobpw"),
-        ("carol", "carolpw"),
-    ])?
+    let Some(sandbox) =
+        bitlbee::Sandbox::start(&[("alice", JABBER_PW), ("bob", "bobpw"), ("carol", "carolpw")])?
     else {
         return Ok(());
     };

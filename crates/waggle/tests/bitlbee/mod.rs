@@ -74,10 +74,14 @@ impl Sandbox {
     /// (after a loud message) when BitlBee, Prosody or namespaces are not to be had.
     pub fn start(users: &[(&str, &str)]) -> Result<Option<Sandbox>> {
         if !ensure("bitlbee", "bitlbee") {
-            return Ok(skip("bitlbee is not installed and apt-get could not install it"));
+            return Ok(skip(
+                "bitlbee is not installed and apt-get could not install it",
+            ));
         }
         if !ensure("prosody", "prosody") {
-            return Ok(skip("prosody is not installed and apt-get could not install it"));
+            return Ok(skip(
+                "prosody is not installed and apt-get could not install it",
+            ));
         }
         for tool in ["unshare", "nsenter", "ip"] {
             if !found(tool) {
@@ -140,7 +144,10 @@ impl Sandbox {
     fn wait_for_prosody(&mut self) -> Result<()> {
         let deadline = Instant::now() + STEP;
         loop {
-            if self.prosody_log().contains("Activated service 'c2s' on [127.0.0.1]:5222") {
+            if self
+                .prosody_log()
+                .contains("Activated service 'c2s' on [127.0.0.1]:5222")
+            {
                 return Ok(());
             }
             if let Ok(Some(status)) = self.holder.try_wait() {
@@ -265,7 +272,9 @@ impl Irc {
             let mut chunk = [0u8; 4096];
             match self.stream.read(&mut chunk) {
                 Ok(0) => bail!("BitlBee closed the connection:\n{}", self.seen.join("\n")),
-                Ok(n) => self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Ok(n) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 Err(e)
                     if matches!(
                         e.kind(),

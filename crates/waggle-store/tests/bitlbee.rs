@@ -426,6 +426,18 @@ async fn hostile_files_fail_clearly_and_the_rest_imports() -> TestResult {
     let huge = vec![b' '; usize::try_from(MAX_FILE_BYTES)? + 1];
     std::fs::write(dir.path().join("huge.xml"), huge)?;
     std::fs::create_dir(dir.path().join("folder.xml"))?;
+    let depth = 150_000;
+    let deep = format!(
+        "<user nick='deep' password='{HASH}'>{}{}</user>",
+        "<a>".repeat(depth),
+        "</a>".repeat(depth)
+    );
+    std::fs::write(dir.path().join("deep.xml"), deep)?;
+    let wide = format!(
+        "<user nick='wide' password='{HASH}'>{}</user>",
+        "<setting name='x'/>".repeat(210_000)
+    );
+    std::fs::write(dir.path().join("wide.xml"), wide)?;
 
     let (_d, _p, store) = fresh().await?;
     let report = import(&store, dir.path()).await?;
@@ -449,12 +461,16 @@ async fn hostile_files_fail_clearly_and_the_rest_imports() -> TestResult {
         "not UTF-8 text",
         "huge.xml: error: ",
         "larger than 4194304 bytes",
+        "wide.xml: error: ",
+        "nodes limit",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");
     }
     assert!(!text.contains("notes.txt") && !text.contains("AbC123") && !text.contains("folder"));
-    assert_eq!(report.files.len(), 10, "{text}");
-    assert_eq!(store.list_users().await?.len(), 1);
+    assert_eq!(report.files.len(), 12, "{text}");
+    // Nesting BitlBee never writes is ignored, not a danger.
+    imported(&report, "deep");
+    assert_eq!(store.list_users().await?.len(), 2);
     Ok(())
 }
 

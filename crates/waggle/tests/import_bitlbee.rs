@@ -8,8 +8,11 @@
 mod bitlbee;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use waggle_core::{Secret, Store};
@@ -79,6 +82,8 @@ fn first_session(sandbox: &bitlbee::Sandbox) -> Result<()> {
         "does not exist",
     )?;
     for (key, value) in [
+        // Keeps the Waggle that identifies them below from dialling out.
+        ("auto_connect", "false"),
         ("auto_reconnect_delay", "10*2<600"),
         ("paste_buffer_delay", "3"),
         ("handle_unknown", "ignore"),
@@ -177,6 +182,73 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The imported user identifies to a real Waggle over IRC, a wrong password first:
+/// the IRC side knows nothing of imports.
+fn identify_over_irc(db: &Path) -> Result<()> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let _daemon = Daemon(
+        Command::new(BIN)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--database"])
+            .arg(db)
+            .env("WAGGLE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stream = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(e).context("the gateway never listened"),
+        }
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut send = |line: &str| writer.write_all(format!("{line}\r\n").as_bytes());
+    let mut expect = |needle: &str| -> Result<String> {
+        let mut seen = Vec::new();
+        for _ in 0..500 {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                break;
+            }
+            if line.contains(needle) {
+                return Ok(line);
+            }
+            seen.push(line);
+        }
+        anyhow::bail!("Waggle never said {needle:?}; it said {seen:#?}")
+    };
+    send("NICK Alice")?;
+    send("USER alice 0 * :Alice")?;
+    expect(" 001 Alice ")?;
+    send("PRIVMSG &bitlbee :identify bitl-pw!43")?;
+    expect("Incorrect password")?;
+    send(&format!("PRIVMSG &bitlbee :identify {LOGIN}"))?;
+    expect("Password accepted, settings and accounts loaded")?;
+    send("PRIVMSG &bitlbee :account list")?;
+    let jabber = expect("alice@localhost")?;
+    let skype = expect("alice.skype")?;
+    ensure!(
+        jabber.contains("jabber") && skype.contains("skype"),
+        "{jabber}{skype}"
+    );
+    expect("End of account list")?;
+    Ok(())
+}
+
 async fn check_store(db: &Path) -> Result<()> {
     let store = SqliteStore::open(db).await?;
     ensure!(
@@ -191,6 +263,7 @@ async fn check_store(db: &Path) -> Result<()> {
     assert_eq!(
         data.settings,
         map(&[
+            ("auto_connect", "false"),
             ("auto_reconnect_delay", "10*2<600"),
             ("handle_unknown", "ignore"),
             ("nick_format", "%full_name"),
@@ -355,6 +428,7 @@ fn import_from_a_real_bitlbee() -> Result<()> {
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }
 
+    identify_over_irc(&db)?;
     tokio::runtime::Runtime::new()?.block_on(check_store(&db))?;
 
     // A second run changes nothing and says so.

@@ -95,8 +95,9 @@ pub(crate) fn check_cipher(sealed: &[u8]) -> Result<(), LegacyError> {
 /// password. A wrong login password gives garbage, not an error: check the login
 /// hash first.
 pub(crate) fn decrypt_password(sealed: &[u8], login_password: &str) -> Result<String, LegacyError> {
-    check_cipher(sealed)?;
-    let (iv, ciphertext) = sealed.split_at(IV_LEN);
+    let (iv, ciphertext) = sealed
+        .split_at_checked(IV_LEN)
+        .ok_or(LegacyError::CipherLength(sealed.len()))?;
     let mut key = Vec::with_capacity(login_password.len() + IV_LEN);
     key.extend_from_slice(login_password.as_bytes());
     key.extend_from_slice(iv);

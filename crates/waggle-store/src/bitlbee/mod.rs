@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use waggle_core::{ProtocolRegistry, StoreError};
 
-use crate::sqlite::SqliteStore;
+use crate::sqlite::{SqliteStore, blocking};
 
 pub(crate) use convert::{LegacyLogin, convert_legacy_login};
 pub use legacy::LegacyError;
@@ -130,7 +130,8 @@ impl SqliteStore {
         stem: &str,
         catalogue: &Catalogue<'_>,
     ) -> Result<FileOutcome, ImportError> {
-        let raw = parse::read_file(path)?;
+        let file = path.to_path_buf();
+        let raw = blocking(move || Ok(parse::read_file(&file))).await??;
         let planned = plan::plan(&raw, stem, catalogue).map_err(|what| ImportError::Format {
             path: path.to_path_buf(),
             what,

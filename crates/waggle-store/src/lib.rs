@@ -10,7 +10,10 @@
 //! key, IM passwords and messages sealed with XChaCha20-Poly1305). It speaks only the
 //! vocabulary of `waggle-core` and must not depend on the IRC front end or on any IM
 //! protocol.
+//!
+//! [`bitlbee`] imports BitlBee's user files; their logins convert at the first identify.
 
+pub mod bitlbee;
 mod columns;
 mod crypto;
 mod data;

@@ -134,6 +134,12 @@ impl SqliteStore {
         name: &str,
         password: &str,
     ) -> Result<Option<(UserId, UserKey)>, StoreError> {
+        // A user imported from BitlBee gets Waggle credentials at the first identify.
+        if crate::bitlbee::convert_legacy_login(self, name, password).await?
+            == crate::bitlbee::LegacyLogin::Refused
+        {
+            return Ok(None);
+        }
         let row: Option<LoginRow> = sqlx::query_as(
             "SELECT id, password_hash, key_salt, wrapped_key, login_params, login_verifier, \
              key_check, unattended_key FROM users WHERE name = ?",

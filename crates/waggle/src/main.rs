@@ -2,9 +2,11 @@
 //!
 //! With no arguments it serves on 127.0.0.1:6667 with `./data/waggle.db`. The
 //! `user` subcommands manage gateway users in the same database, `keygen` makes
-//! an unattended key file, and `check-config` validates a configuration file.
+//! an unattended key file, `check-config` validates a configuration file, and
+//! `import-bitlbee` brings users over from a BitlBee configuration directory.
 
 mod config;
+mod import_bitlbee;
 mod keyfile;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -56,6 +58,12 @@ enum Cmd {
     /// Manage gateway users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Import BitlBee's users (every <nick>.xml of its configuration directory);
+    /// they identify once with their BitlBee password.
+    ImportBitlbee {
+        /// BitlBee's configuration directory (its ConfigDir, e.g. /var/lib/bitlbee).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +139,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::User(cmd) => runtime.block_on(user(&config, cmd)),
+        Cmd::ImportBitlbee { dir } => {
+            runtime.block_on(import_bitlbee::run(&config.storage.database, &dir))
+        }
     }
 }
 

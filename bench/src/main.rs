@@ -58,6 +58,9 @@ struct Cli {
     /// Write the tables into this Markdown file.
     #[arg(long)]
     results: Option<PathBuf>,
+    /// Keep each run's directory (configs, logs, data) and print where it is.
+    #[arg(long)]
+    keep_dirs: bool,
     /// The date and commit to put above the tables.
     #[arg(long, default_value = "")]
     stamp: String,
@@ -215,8 +218,15 @@ async fn main_async(cli: Cli) -> Result<()> {
         };
         for &kind in &kinds {
             eprintln!("== {} ({}) against {}", w.name, w.title(), kind.label());
-            let dir = tempfile::tempdir().context("temporary directory")?;
-            match workload::run(kind, &w, &opts, dir.path()).await {
+            let dir = tempfile::Builder::new()
+                .prefix("waggle-bench-")
+                .tempdir()
+                .context("temporary directory")?;
+            let result = workload::run(kind, &w, &opts, dir.path()).await;
+            if cli.keep_dirs {
+                eprintln!("kept {}", dir.keep().display());
+            }
+            match result {
                 Ok(r) => match kind {
                     Kind::BitlBee => wr.bitlbee = Some(r),
                     Kind::Waggle => wr.waggle = Some(r),

@@ -53,6 +53,8 @@ pub struct Key {
 /// Text after the identity, so a body has the length of a typical chat line.
 const FILLER: &str = "are we still on for lunch tomorrow at noon?";
 const MAGIC: &str = "bench:";
+/// How many lost messages [`Flow::lost_sample`] keeps.
+const LOST_SAMPLE: usize = 3;
 
 impl Key {
     /// The message body.
@@ -109,6 +111,8 @@ pub struct Flow {
     pub reordered: u64,
     /// Send-to-first-receipt times, sorted.
     pub latencies: Vec<Duration>,
+    /// A few of the lost messages, lowest first.
+    pub lost_sample: Vec<Key>,
 }
 
 impl Flow {
@@ -243,9 +247,14 @@ impl Tracker {
                     f.delivered += 1;
                     f.latencies.push(at.saturating_duration_since(*sent));
                 }
-                None => f.lost += 1,
+                None => {
+                    f.lost += 1;
+                    f.lost_sample.push(*key);
+                }
             }
         }
+        f.lost_sample.sort_by_key(|k| (k.user, k.contact, k.seq));
+        f.lost_sample.truncate(LOST_SAMPLE);
         f.duplicated = i.duplicated.get(&(phase, dir)).copied().unwrap_or(0);
         f.reordered = i.reordered.get(&(phase, dir)).copied().unwrap_or(0);
         f.latencies.sort();

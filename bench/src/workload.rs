@@ -196,7 +196,6 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
     tokio::time::sleep(Duration::from_millis(500)).await;
     gw.watched().settle(Duration::from_secs(5)).await;
     let idle = gw.watched().memory();
-    let prosody_cpu0 = prosody.watched().cpu_ns();
     let mut run = Run {
         w,
         opts,
@@ -219,13 +218,28 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
         let cpu = run.gw.watched().cpu_ns().saturating_sub(cpu0);
         let wall = t0.elapsed();
         match outcome {
-            Ok((units, flow)) => phases.push(PhaseResult {
-                phase,
-                cpu_ns: cpu,
-                wall,
-                units,
-                flow,
-            }),
+            Ok((units, flow)) => {
+                if let Some(f) = flow.as_ref().filter(|f| f.lost > 0) {
+                    let sample: Vec<String> = f
+                        .lost_sample
+                        .iter()
+                        .map(|k| format!("u{} c{} #{}", k.user, k.contact, k.seq))
+                        .collect();
+                    run.notes.push(format!(
+                        "{}: {} lost, the first of them {}",
+                        phase.name(),
+                        f.lost,
+                        sample.join(", ")
+                    ));
+                }
+                phases.push(PhaseResult {
+                    phase,
+                    cpu_ns: cpu,
+                    wall,
+                    units,
+                    flow,
+                });
+            }
             Err(e) => {
                 run.notes.push(format!("{} failed: {e:#}", phase.name()));
                 break;
@@ -245,7 +259,8 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
         }
     }
     summarise_closures(&mut run.notes);
-    let prosody_cpu = prosody.watched().cpu_ns().saturating_sub(prosody_cpu0);
+    // Prosody and the gateway are fresh processes: all their CPU time is the run's.
+    let prosody_cpu = prosody.watched().cpu_ns();
     let grace = run.scaled(20);
     let Run {
         gw,

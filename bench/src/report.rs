@@ -72,6 +72,23 @@ fn mode(phase: Phase) -> Option<(Dir, &'static str)> {
     }
 }
 
+/// A figure over the messages of a phase: when some were lost it covers only
+/// those that arrived, which says so and takes no ratio (NaN).
+fn partial(r: &RunResult, p: Phase, text: String, v: f64) -> (String, f64) {
+    let flow = r
+        .phases
+        .iter()
+        .find(|x| x.phase == p)
+        .and_then(|x| x.flow.as_ref());
+    match flow {
+        Some(f) if f.lost > 0 => (
+            format!("{text} ({} of {} arrived)", f.delivered, f.sent),
+            f64::NAN,
+        ),
+        _ => (text, v),
+    }
+}
+
 fn rows(w: &WorkloadResult) -> Vec<Row> {
     let runs = [w.bitlbee.as_ref(), w.waggle.as_ref()];
     let mut out = Vec::new();
@@ -111,18 +128,30 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
         row(
             format!("CPU per message, {} {how}", dir.label()),
             true,
-            &|r| per_unit(r, p, 1e3).map(|v| (fmt_us(v), v)),
+            &|r| {
+                let v = per_unit(r, p, 1e3)?;
+                Some(partial(r, p, fmt_us(v), v))
+            },
         );
     }
     row("CPU per message, all message phases".into(), true, &|r| {
-        let (cpu, n) = r
-            .phases
-            .iter()
-            .filter(|p| mode(p.phase).is_some())
+        let messages = r.phases.iter().filter(|p| mode(p.phase).is_some());
+        let clean =
+            |p: &&crate::workload::PhaseResult| p.flow.as_ref().is_some_and(|f| f.lost == 0);
+        let skipped = messages.clone().filter(|p| !clean(p)).count();
+        let (cpu, n) = messages
+            .filter(clean)
             .fold((0u64, 0u64), |(c, n), p| (c + p.cpu_ns, n + p.units));
         (n > 0).then(|| {
             let v = cpu as f64 / n as f64 / 1e3;
-            (fmt_us(v), v)
+            if skipped > 0 {
+                (
+                    format!("{} (without the {skipped} with losses)", fmt_us(v)),
+                    f64::NAN,
+                )
+            } else {
+                (fmt_us(v), v)
+            }
         })
     });
     for &p in &phases {
@@ -133,7 +162,8 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
             &|r| {
                 let f = r.phases.iter().find(|x| x.phase == p)?.flow.as_ref()?;
                 let (a, b) = (f.latency(0.5)?, f.latency(0.99)?);
-                Some((format!("{} / {}", fmt_ms(ms(a)), fmt_ms(ms(b))), ms(a)))
+                let text = format!("{} / {}", fmt_ms(ms(a)), fmt_ms(ms(b)));
+                Some(partial(r, p, text, ms(a)))
             },
         );
     }
@@ -176,7 +206,7 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
 
 fn ratio(row: &Row) -> String {
     match (&row.values[0], &row.values[1]) {
-        (Some((_, b)), Some((_, w))) if row.ratio && *b > 0.0 => {
+        (Some((_, b)), Some((_, w))) if row.ratio && *b > 0.0 && w.is_finite() => {
             let r = w / b;
             if r >= 10.0 {
                 format!("{r:.0}")

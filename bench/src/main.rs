@@ -30,7 +30,7 @@ const DEFAULT_WORKLOADS: &[&str] = &["u100", "u20", "u1", "u1000", "burst2000"];
 
 /// Waggle and BitlBee side by side.
 #[derive(Debug, Parser)]
-#[command(name = "waggle-bench")]
+#[command(name = "waggle-bench", args_override_self = true)]
 struct Cli {
     /// The waggle binary (a release build).
     #[arg(long, default_value = "target/release/waggle")]

@@ -306,3 +306,22 @@ async fn read_lines(
     let why = error.unwrap_or_else(|| "connection closed".into());
     let _ = notes.send(Note::Closed(why));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn lines_split_into_nick_command_and_parameters() {
+        let l = parse("@time=x :c0x1!c0x1@localhost PRIVMSG u0 :bench:2:i:0:1:0 are we");
+        assert_eq!((l.nick, l.command), ("c0x1", "PRIVMSG"));
+        assert_eq!(l.params, vec!["u0", "bench:2:i:0:1:0 are we"]);
+        let l = parse(":root!root@localhost JOIN &bitlbee");
+        assert_eq!(
+            (l.nick, l.command, l.params),
+            ("root", "JOIN", vec!["&bitlbee"])
+        );
+        let l = parse("PING :x y");
+        assert_eq!((l.nick, l.command, l.params), ("", "PING", vec!["x y"]));
+    }
+}

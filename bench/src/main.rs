@@ -253,3 +253,25 @@ fn main() -> Result<()> {
         .build()?;
     runtime.block_on(main_async(cli))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::workload;
+
+    #[test]
+    fn workloads_are_named_or_given_as_numbers() {
+        let w = workload("u1000").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (w.users, w.contacts, w.messages, w.one_at_a_time),
+            (1000, 5, 10, true)
+        );
+        let w = workload("2,3,40,burst").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (w.users, w.contacts, w.messages, w.one_at_a_time),
+            (2, 3, 40, false)
+        );
+        for bad in ["0,1,1", "1,0,1", "1,2", "a,b,c", "1,1,1000000"] {
+            assert!(workload(bad).is_err(), "{bad}");
+        }
+    }
+}

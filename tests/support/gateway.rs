@@ -46,6 +46,8 @@ pub struct GatewayOptions {
     pub max_connections: usize,
     /// At most this many connections at once from one address.
     pub max_connections_per_address: usize,
+    /// IRCv3 REGISTER works before the connection is registered.
+    pub register_before_connect: bool,
     /// Register the `test` backend (false: a gateway with no backend at all).
     pub with_test_backend: bool,
 }
@@ -65,6 +67,7 @@ impl Default for GatewayOptions {
             sendq_lines: d.sendq_lines,
             max_connections: d.max_connections,
             max_connections_per_address: d.max_connections,
+            register_before_connect: d.register_before_connect,
             with_test_backend: true,
         }
     }
@@ -91,6 +94,7 @@ impl GatewayOptions {
             sendq_lines: self.sendq_lines,
             max_connections: self.max_connections,
             max_connections_per_address: self.max_connections_per_address,
+            register_before_connect: self.register_before_connect,
             ..ServerConfig::default()
         }
     }

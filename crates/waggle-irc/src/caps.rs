@@ -5,6 +5,7 @@ pub const SUPPORTED: &[(&str, &str)] = &[
     ("away-notify", ""),
     ("batch", ""),
     ("cap-notify", ""),
+    ("draft/account-registration", ""),
     ("draft/chathistory", ""),
     ("draft/read-marker", ""),
     ("echo-message", ""),
@@ -27,6 +28,8 @@ pub enum Cap {
     Batch,
     /// `cap-notify`
     CapNotify,
+    /// `draft/account-registration`
+    AccountRegistration,
     /// `echo-message`
     EchoMessage,
     /// `draft/chathistory`
@@ -58,6 +61,7 @@ impl Cap {
             "away-notify" => Cap::AwayNotify,
             "batch" => Cap::Batch,
             "cap-notify" => Cap::CapNotify,
+            "draft/account-registration" => Cap::AccountRegistration,
             "echo-message" => Cap::EchoMessage,
             "draft/chathistory" => Cap::Chathistory,
             "draft/read-marker" => Cap::ReadMarker,
@@ -132,6 +136,7 @@ pub fn answer(
     input: &crate::input::Input,
     caps: &mut CapSet,
     cap_302: &mut bool,
+    offer: Offer,
 ) -> Vec<crate::line::Line> {
     use crate::line::Line;
     let reply = |sub: &str, list: String| {
@@ -147,7 +152,7 @@ pub fn answer(
                 *cap_302 = true;
                 caps.set(Cap::CapNotify, true);
             }
-            vec![reply("LS", ls_list(*cap_302))]
+            vec![reply("LS", ls_list(*cap_302, offer))]
         }
         "LIST" => vec![reply("LIST", caps.names())],
         "REQ" => {
@@ -171,11 +176,23 @@ pub fn answer(
     }
 }
 
+/// What the gateway offers that depends on its configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// `REGISTER` works before the connection is registered
+    /// (`draft/account-registration=before-connect`).
+    pub register_before_connect: bool,
+}
+
 /// The `CAP LS` list, with values for 302 clients.
-pub fn ls_list(version_302: bool) -> String {
+pub fn ls_list(version_302: bool, offer: Offer) -> String {
     SUPPORTED
         .iter()
         .map(|(n, v)| {
+            let v = match *n {
+                "draft/account-registration" if offer.register_before_connect => "before-connect",
+                _ => v,
+            };
             if version_302 && !v.is_empty() {
                 format!("{n}={v}")
             } else {

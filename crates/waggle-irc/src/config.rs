@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub auth_mode: AuthMode,
     /// The server password for [`AuthMode::Closed`].
     pub server_password: Option<String>,
+    /// IRCv3 `REGISTER` may be used before the connection is registered.
+    pub register_before_connect: bool,
     /// At most this many IRC connections at once.
     pub max_connections: usize,
     /// At most this many IRC connections at once from one address.
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             motd_file: None,
             auth_mode: AuthMode::Open,
             server_password: None,
+            register_before_connect: true,
             max_connections: 1000,
             max_connections_per_address: 50,
             ping_interval: Duration::from_secs(180),

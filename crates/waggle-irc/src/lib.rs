@@ -7,6 +7,7 @@
 //! reaches protocols through `waggle-core`'s `Command`/`Event` seam; it never names
 //! a protocol's types and never touches SQL (it uses the `Store` trait).
 
+mod accounts_reg;
 pub mod caps;
 mod client;
 pub mod codec;

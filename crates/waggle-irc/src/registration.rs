@@ -173,6 +173,11 @@ impl Registration {
                     return Step::Close;
                 }
             }
+            "REGISTER" => self.register(&input).await,
+            "VERIFY" => self.send(crate::accounts_reg::verify(
+                &self.shared.config.name,
+                &input.params,
+            )),
             "PING" => self.send(crate::line::ping_reply(
                 &self.shared.config.name,
                 &self.target(),
@@ -232,7 +237,17 @@ impl Registration {
         }
         let name = self.shared.config.name.clone();
         let target = self.target();
-        for line in caps::answer(&name, &target, input, &mut self.caps, &mut self.cap_302) {
+        let offer = caps::Offer {
+            register_before_connect: self.shared.config.register_before_connect,
+        };
+        for line in caps::answer(
+            &name,
+            &target,
+            input,
+            &mut self.caps,
+            &mut self.cap_302,
+            offer,
+        ) {
             self.send(line);
         }
     }
@@ -332,6 +347,40 @@ impl Registration {
     /// Whether this registration has used up its SASL attempts.
     fn sasl_exhausted(&self) -> bool {
         self.sasl_failures >= MAX_SASL_FAILURES
+    }
+
+    /// REGISTER before the connection is registered (`before-connect`): the new
+    /// user is who the connection attaches as.
+    async fn register(&mut self, input: &Input) {
+        if !self.shared.config.register_before_connect {
+            self.send(
+                Line::new("FAIL")
+                    .prefix(&self.shared.config.name)
+                    .param("REGISTER")
+                    .param("COMPLETE_CONNECTION_REQUIRED")
+                    .param(input.arg(0))
+                    .param("Register once connected"),
+            );
+            return;
+        }
+        let nick = self.nick.clone();
+        match crate::accounts_reg::register(
+            &self.shared,
+            nick.as_deref(),
+            self.login.is_some(),
+            &input.params,
+        )
+        .await
+        {
+            crate::accounts_reg::Outcome::Registered { name, id, key } => {
+                self.send(crate::accounts_reg::success(
+                    &self.shared.config.name,
+                    &name,
+                ));
+                self.login = Some(Login { id, key, name });
+            }
+            crate::accounts_reg::Outcome::Failed(line) => self.send(line),
+        }
     }
 
     fn try_finish(&mut self) -> Step {

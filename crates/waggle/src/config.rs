@@ -51,6 +51,8 @@ pub struct Server {
     pub auth_mode: String,
     /// The server password for `closed`.
     pub password: Option<String>,
+    /// IRCv3 REGISTER may be used before the connection is registered.
+    pub register_before_connect: bool,
     /// Most connections at once.
     pub max_connections: usize,
     /// Most connections at once from one address.
@@ -78,6 +80,7 @@ impl Default for Server {
             motd_file: None,
             auth_mode: "open".into(),
             password: None,
+            register_before_connect: d.register_before_connect,
             max_connections: d.max_connections,
             max_connections_per_address: d.max_connections_per_address,
             ping_interval: d.ping_interval.as_secs(),
@@ -284,6 +287,7 @@ impl Config {
             motd_file: s.motd_file.clone(),
             auth_mode: self.auth_mode()?,
             server_password: s.password.clone(),
+            register_before_connect: s.register_before_connect,
             max_connections: s.max_connections,
             max_connections_per_address: s.max_connections_per_address,
             ping_interval: Duration::from_secs(s.ping_interval),

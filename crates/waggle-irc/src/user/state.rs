@@ -95,6 +95,8 @@ pub(crate) struct Channel {
     pub my_modes: String,
     /// When the channel was made (Unix seconds, for 329).
     pub created: u64,
+    /// Its flags among `imnpst`, in order (shown by MODE; `t` to begin with).
+    pub flags: String,
     /// When its topic was last set (Unix seconds, for 333).
     pub topic_at: u64,
 }
@@ -111,6 +113,7 @@ impl Channel {
             room: None,
             my_modes: String::new(),
             created: unix_now(),
+            flags: "t".into(),
             topic_at: unix_now(),
         }
     }

@@ -165,27 +165,193 @@ impl Cx<'_> {
             };
             match input.params.get(1).map(String::as_str) {
                 None => {
-                    self.send(self.numeric("324").param(&ch.name).param("+t"));
+                    self.send(
+                        self.numeric("324")
+                            .param(&ch.name)
+                            .param(format!("+{}", ch.flags)),
+                    );
                     self.send(
                         self.numeric("329")
                             .param(&ch.name)
                             .param(ch.created.to_string()),
                     );
                 }
-                Some("b" | "+b") => self.send(
-                    self.numeric("368")
-                        .param(&ch.name)
-                        .param("End of channel ban list"),
-                ),
-                Some(_) => self.send(
-                    self.numeric("482")
-                        .param(&ch.name)
-                        .param("You're not channel operator"),
-                ),
+                Some(change) => {
+                    self.channel_mode(&ch, change, input.params.get(2..).unwrap_or_default())
+                }
             }
             return;
         }
         self.user_mode(&target, input);
+    }
+
+    /// A channel mode change. List queries (b, e, I) get their list ends;
+    /// the flags imnpst are the channel's (kept and shown); o/h/v set what a
+    /// member is shown with in a control channel. An op is never told 482.
+    fn channel_mode(&mut self, ch: &Channel, change: &str, args: &[String]) {
+        let mut args = args.iter();
+        let mut adding = true;
+        let mut applied = String::new();
+        let mut applied_args = Vec::new();
+        let mut sign = ' ';
+        let mut is_op = None;
+        for c in change.chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'b' | 'e' | 'I' if args.len() == 0 => {
+                    let (code, text) = match c {
+                        'b' => ("368", "End of channel ban list"),
+                        'e' => ("349", "End of channel exception list"),
+                        _ => ("347", "End of channel invite list"),
+                    };
+                    let line = self.numeric(code).param(&ch.name).param(text);
+                    self.send(line);
+                }
+                'i' | 'm' | 'n' | 'p' | 's' | 't' | 'o' | 'h' | 'v' | 'b' | 'e' | 'I' => {
+                    let op = *is_op.get_or_insert_with(|| self.is_chanop(ch));
+                    if !op {
+                        let line = self
+                            .numeric("482")
+                            .param(&ch.name)
+                            .param("You're not channel operator");
+                        return self.send(line);
+                    }
+                    let done = match c {
+                        'o' | 'h' | 'v' => {
+                            let Some(nick) = args.next() else {
+                                return self.need_more_params("MODE");
+                            };
+                            match self.member_mode(&ch.name, nick, c, adding) {
+                                Ok(true) => {
+                                    applied_args.push(nick.clone());
+                                    true
+                                }
+                                Ok(false) => false,
+                                Err(line) => return self.send(line),
+                            }
+                        }
+                        'b' | 'e' | 'I' => {
+                            args.next();
+                            let line = self
+                                .numeric("472")
+                                .param(c.to_string())
+                                .param("is not a mode one can set on this gateway");
+                            self.send(line);
+                            false
+                        }
+                        flag => self.set_flag(&ch.name, flag, adding),
+                    };
+                    if done {
+                        let want = if adding { '+' } else { '-' };
+                        if want != sign {
+                            applied.push(want);
+                            sign = want;
+                        }
+                        applied.push(c);
+                    }
+                }
+                other => {
+                    let line = self
+                        .numeric("472")
+                        .param(other.to_string())
+                        .param("is unknown mode char to me");
+                    self.send(line);
+                }
+            }
+        }
+        if !applied.is_empty() {
+            let line = Line::new("MODE")
+                .prefix(self.my_mask())
+                .param(&ch.name)
+                .param(applied)
+                .params(applied_args);
+            self.all(line);
+        }
+    }
+
+    /// Whether the user holds @ in the channel.
+    fn is_chanop(&self, ch: &Channel) -> bool {
+        if ch.is_chat() {
+            return ch.my_modes.contains('@');
+        }
+        matches!(self.setting("ops").unwrap_or("both"), "both" | "user")
+    }
+
+    /// Set or clear a channel flag; whether it changed.
+    fn set_flag(&mut self, name: &str, flag: char, adding: bool) -> bool {
+        let Some(ch) = self.channel_mut(name) else {
+            return false;
+        };
+        let has = ch.flags.contains(flag);
+        match (adding, has) {
+            (true, false) => {
+                ch.flags.push(flag);
+                let mut v: Vec<char> = ch.flags.chars().collect();
+                v.sort_unstable();
+                ch.flags = v.into_iter().collect();
+                true
+            }
+            (false, true) => {
+                ch.flags.retain(|c| c != flag);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Give or take a member's @, % or + as shown in a control channel; an error
+    /// line when the mode cannot apply.
+    fn member_mode(
+        &mut self,
+        channel: &str,
+        nick: &str,
+        mode: char,
+        adding: bool,
+    ) -> Result<bool, Line> {
+        let prefix = match mode {
+            'o' => '@',
+            'h' => '%',
+            _ => '+',
+        };
+        let Some(ch) = self.channel(channel) else {
+            return Ok(false);
+        };
+        if ch.is_chat() {
+            // A room's roles are the room's: nothing a mode here could change.
+            return Err(self
+                .numeric("472")
+                .param(mode.to_string())
+                .param("is set by the chat room itself"));
+        }
+        let key = irc_lower(nick);
+        let Some(m) = ch.members.get(&key) else {
+            return Err(self
+                .numeric("441")
+                .param(nick)
+                .param(channel)
+                .param("They aren't on that channel"));
+        };
+        let has = m.modes.contains(prefix);
+        if has == adding {
+            return Ok(false);
+        }
+        let Some(m) = self
+            .channel_mut(channel)
+            .and_then(|c| c.members.get_mut(&key))
+        else {
+            return Ok(false);
+        };
+        if adding {
+            m.modes.push(prefix);
+            let order = |c: &char| "@%+".find(*c).unwrap_or(3);
+            let mut v: Vec<char> = m.modes.chars().collect();
+            v.sort_by_key(order);
+            m.modes = v.into_iter().collect();
+        } else {
+            m.modes.retain(|c| c != prefix);
+        }
+        Ok(true)
     }
 
     pub(super) fn names(&mut self, input: &Input) {

@@ -51,6 +51,8 @@ impl Cx<'_> {
             "CAP" => self.cap(&input),
             "SETNAME" => self.setname(&input),
             "AUTHENTICATE" => self.authenticate(&input).await,
+            "REGISTER" => self.register_cmd(&input).await,
+            "VERIFY" => self.verify(&input),
             "USER" | "PASS" => {
                 let line = self.numeric("462").param("You may not reregister");
                 self.send(line);

@@ -72,7 +72,17 @@ impl Cx<'_> {
         let Some(client) = self.client.as_deref_mut() else {
             return;
         };
-        let lines = caps::answer(&server, &nick, input, &mut client.caps, &mut client.cap_302);
+        let offer = caps::Offer {
+            register_before_connect: self.u.shared.config.register_before_connect,
+        };
+        let lines = caps::answer(
+            &server,
+            &nick,
+            input,
+            &mut client.caps,
+            &mut client.cap_302,
+            offer,
+        );
         for line in lines {
             self.send(line);
         }
@@ -165,6 +175,41 @@ impl Cx<'_> {
                 self.send(line);
             }
         }
+    }
+
+    /// REGISTER once connected: becomes that user, as root's `register` does.
+    pub(super) async fn register_cmd(&mut self, input: &Input) {
+        let nick = self.nick.clone();
+        let outcome = crate::accounts_reg::register(
+            &self.shared,
+            Some(&nick),
+            self.identified(),
+            &input.params,
+        )
+        .await;
+        match outcome {
+            crate::accounts_reg::Outcome::Registered { name, id, key } => {
+                let login = Login {
+                    id,
+                    key,
+                    name: name.clone(),
+                };
+                if !self.adopt_login(login, false, false).await {
+                    return;
+                }
+                self.save_everything().await;
+                let line = crate::accounts_reg::success(&self.shared.config.name, &name);
+                self.send(line);
+                self.logged_in_numerics();
+            }
+            crate::accounts_reg::Outcome::Failed(line) => self.send(line),
+        }
+    }
+
+    /// VERIFY: registration never needs one.
+    pub(super) fn verify(&mut self, input: &Input) {
+        let line = crate::accounts_reg::verify(&self.shared.config.name, &input.params);
+        self.send(line);
     }
 
     /// OPER answers root's password prompt.

@@ -208,3 +208,96 @@ async fn channel_modes_set_by_an_op_apply_or_are_refused_with_472() {
     let lines = c.sync().await.unwrap();
     assert_none(&lines, " 482 ");
 }
+
+#[tokio::test]
+async fn a_hash_channel_is_a_chat_that_an_invitation_starts() {
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    c.send("CAP LS 302").await.unwrap();
+    c.send("CAP REQ :echo-message server-time message-tags batch draft/chathistory")
+        .await
+        .unwrap();
+    c.send("CAP END").await.unwrap();
+    c.register("alice").await.unwrap();
+    let acc = gw
+        .online_account(&mut c, "alice@test.example")
+        .await
+        .unwrap();
+    acc.contact("bob", PresenceState::Online).await.unwrap();
+    c.expect(":bob!bob@test.example JOIN").await.unwrap();
+
+    // A new #channel: the user and root, no room yet, and no root answering.
+    c.send("JOIN #lounge").await.unwrap();
+    let burst = c.sync().await.unwrap();
+    assert_any(&burst, "JOIN #lounge");
+    c.root_expect("channel list", "#lounge, chat channel (joined)")
+        .await
+        .unwrap();
+    c.send("PRIVMSG #lounge :a note to myself").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    let echoes: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("PRIVMSG #lounge :a note to myself"))
+        .collect();
+    assert_eq!(echoes.len(), 1, "{lines:#?}");
+    assert!(c.root_texts(&lines).is_empty(), "{lines:#?}");
+    c.send("CHATHISTORY LATEST #lounge * 10").await.unwrap();
+    let lines = c.sync().await.unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("PRIVMSG #lounge :a note to myself"))
+            .count(),
+        1,
+        "{lines:#?}"
+    );
+
+    // /invite starts a group chat with the contact, in this very channel.
+    c.send("INVITE bob #lounge").await.unwrap();
+    c.expect(" 341 alice bob #lounge").await.unwrap();
+    assert_eq!(
+        acc.next_non_presence_command().await.unwrap(),
+        waggle_core::Command::ChatWith {
+            handle: "bob".into()
+        }
+    );
+    acc.emit_handled(waggle_core::Event::RoomJoined {
+        room: waggle_core::RoomId("adhoc-1@rooms.test.example".into()),
+        topic: None,
+        occupants: vec![
+            waggle_core::Occupant {
+                nick: "alice".into(),
+                handle: None,
+                role: waggle_core::Role::Moderator,
+                is_self: true,
+            },
+            waggle_core::Occupant {
+                nick: "bob".into(),
+                handle: Some("bob".into()),
+                role: waggle_core::Role::Participant,
+                is_self: false,
+            },
+        ],
+    })
+    .await
+    .unwrap();
+    c.expect(":bob!bob@test.example JOIN #lounge")
+        .await
+        .unwrap();
+    c.send("PRIVMSG #lounge :hi bob").await.unwrap();
+    assert_eq!(
+        waggle_tests::strip_id(acc.next_non_presence_command().await.unwrap()),
+        waggle_core::Command::SendRoomMessage {
+            room: waggle_core::RoomId("adhoc-1@rooms.test.example".into()),
+            body: "hi bob".into(),
+            kind: waggle_core::MessageKind::Normal,
+            id: None,
+        }
+    );
+    let list = c.root("channel list").await.unwrap();
+    assert_eq!(
+        list.iter().filter(|l| l.contains("chat channel")).count(),
+        1,
+        "no second channel: {list:?}"
+    );
+}

@@ -63,11 +63,11 @@ async fn everything_survives_a_restart() {
         .await
         .unwrap();
 
-    c.send("JOIN #work").await.unwrap();
+    c.send("JOIN &work").await.unwrap();
     c.sync().await.unwrap();
-    c.root("channel #work set fill_by group").await.unwrap();
-    c.root("channel #work set group Work").await.unwrap();
-    c.root("channel #work set auto_join true").await.unwrap();
+    c.root("channel &work set fill_by group").await.unwrap();
+    c.root("channel &work set group Work").await.unwrap();
+    c.root("channel &work set auto_join true").await.unwrap();
     c.root("chat add test room@conf.test.example #room")
         .await
         .unwrap();
@@ -82,7 +82,7 @@ async fn everything_survives_a_restart() {
         "Password accepted, settings and accounts loaded",
     );
     // auto_join channels are joined again.
-    assert_any(&lines, "JOIN #work");
+    assert_any(&lines, "JOIN &work");
     // auto_connect accounts log in again, with the stored IM password.
     c.expect("test - Logging in: Logged in").await.unwrap();
     let acc = gw.hub().account("alice@test.example").await.unwrap();
@@ -104,9 +104,9 @@ async fn everything_survives_a_restart() {
         .await
         .unwrap();
     let t = c.root("channel list").await.unwrap();
-    assert_any(&t, "#work, control channel (joined)");
+    assert_any(&t, "&work, control channel (joined)");
     assert_any(&t, "#room, chat channel");
-    c.root_expect("channel #work set group", "group = `Work'")
+    c.root_expect("channel &work set group", "group = `Work'")
         .await
         .unwrap();
 
@@ -129,8 +129,8 @@ async fn everything_survives_a_restart() {
     acc.emit(Event::ContactUpdated(friend("carol", "Work")))
         .await
         .unwrap();
-    // carol is in #work by group too.
-    c.expect(":carol!carol@test.example JOIN #work")
+    // carol is in &work by group too.
+    c.expect(":carol!carol@test.example JOIN &work")
         .await
         .unwrap();
     acc.emit(Event::ContactUpdated(friend("dave", "Work")))

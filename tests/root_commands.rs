@@ -337,34 +337,34 @@ async fn channel_list_set_del() {
     c.root_expect("channel list", " 0. &bitlbee, control channel (joined)")
         .await
         .unwrap();
-    c.send("JOIN #work").await.unwrap();
-    c.expect(":alice!alice@127.0.0.1 JOIN #work").await.unwrap();
+    c.send("JOIN &work").await.unwrap();
+    c.expect(":alice!alice@127.0.0.1 JOIN &work").await.unwrap();
     let t = c.root("channel list").await.unwrap();
-    assert_any(&t, " 1. #work, control channel (joined)");
+    assert_any(&t, " 1. &work, control channel (joined)");
     assert_any(&t, "End of channel list");
 
-    c.root_expect("channel #work set fill_by group", "fill_by = `group'")
+    c.root_expect("channel &work set fill_by group", "fill_by = `group'")
         .await
         .unwrap();
     c.root_expect("channel 1 set group Friends", "group = `Friends'")
         .await
         .unwrap();
-    let t = c.root("channel #work set").await.unwrap();
+    let t = c.root("channel &work set").await.unwrap();
     assert_any(&t, "fill_by = `group'");
     assert_any(&t, "auto_join = `false'");
-    c.root_expect("channel #work set -del group", "group is empty")
+    c.root_expect("channel &work set -del group", "group is empty")
         .await
         .unwrap();
 
     // Bad input.
     c.root_expect(
-        "channel #work set fill_by nobody",
+        "channel &work set fill_by nobody",
         "Invalid value for `fill_by'",
     )
     .await
     .unwrap();
     c.root_expect(
-        "channel #work set nosuch 1",
+        "channel &work set nosuch 1",
         "Setting `nosuch' does not exist",
     )
     .await
@@ -372,26 +372,26 @@ async fn channel_list_set_del() {
     c.root_expect("channel #nosuch set", "Could not find channel `#nosuch'")
         .await
         .unwrap();
-    c.root_expect("channel #work del", "Couldn't remove channel")
+    c.root_expect("channel &work del", "Couldn't remove channel")
         .await
         .unwrap();
     c.root_expect("channel &bitlbee del", "Couldn't remove channel")
         .await
         .unwrap();
-    c.root_expect("channel #work", "Not enough parameters")
+    c.root_expect("channel &work", "Not enough parameters")
         .await
         .unwrap();
-    c.root_expect("channel #work frob", "Unknown command: channel [...] frob")
+    c.root_expect("channel &work frob", "Unknown command: channel [...] frob")
         .await
         .unwrap();
 
-    c.send("PART #work").await.unwrap();
-    c.expect("PART #work").await.unwrap();
-    c.root_expect("channel #work del", "Channel #work deleted.")
+    c.send("PART &work").await.unwrap();
+    c.expect("PART &work").await.unwrap();
+    c.root_expect("channel &work del", "Channel &work deleted.")
         .await
         .unwrap();
     let t = c.root("channel list").await.unwrap();
-    assert_none(&t, "#work");
+    assert_none(&t, "&work");
 }
 
 #[tokio::test]

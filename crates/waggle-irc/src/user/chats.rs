@@ -23,7 +23,9 @@ impl Cx<'_> {
             return;
         }
         let (Some(tag), Some(room)) = (ch.setting("account"), ch.setting("room")) else {
-            self.send(self.numeric("403").param(name).param("No such channel"));
+            // Not bound to a room: the user (and root) are there alone until
+            // an invitation starts a group chat.
+            self.join_channel_now(name);
             return;
         };
         let Some(account) = self.find_account(tag) else {
@@ -46,15 +48,16 @@ impl Cx<'_> {
                 }
             }
             Err(SendError::Offline) | Err(SendError::NoAccount) => {
+                // Joined once the account is online, this time only: the
+                // channel's auto_join setting stays as the user set it.
                 self.send(
                     self.numeric("437").param(name).param(
                         "The account of this chat is not online; it will be joined when it is",
                     ),
                 );
                 if let Some(c) = self.channel_mut(name) {
-                    c.settings.insert("auto_join".into(), "true".into());
+                    c.join_pending = true;
                 }
-                self.save_channel(name).await;
             }
             Err(SendError::Unsupported) => {
                 self.send(
@@ -74,8 +77,24 @@ impl Cx<'_> {
         topic: Option<String>,
         occupants: Vec<Occupant>,
     ) {
+        let adhoc = self
+            .adhoc
+            .remove(&account)
+            .filter(|n| self.channel(n).is_some_and(|c| c.setting("room").is_none()));
         let name = match self.chat_channel_for(account, &room) {
             Some(n) => n,
+            None if adhoc.is_some() => {
+                // The group chat an /invite in this channel started.
+                let name = adhoc.unwrap_or_default();
+                let tag = self.account_by_id(account).map(|a| a.rec.tag.clone());
+                if let Some(ch) = self.channel_mut(&name) {
+                    ch.settings.insert("room".into(), room.0.clone());
+                    if let Some(tag) = tag {
+                        ch.settings.insert("account".into(), tag);
+                    }
+                }
+                name
+            }
             None => {
                 // A room we did not ask for (ad-hoc chat, invitation accepted elsewhere):
                 // named like BitlBee does, `#` and the room id (its part before `@`)
@@ -119,15 +138,26 @@ impl Cx<'_> {
             let m = self.occupant_member(account, &room, o);
             members.insert(irc_lower(&m.nick), m);
         }
+        let already_in = self.channel(&name).is_some_and(|c| c.joined);
         if let Some(ch) = self.channel_mut(&name) {
             ch.room = Some((account, room));
-            ch.members = members;
-            ch.my_modes = my_modes;
+            ch.members = members.clone();
+            ch.my_modes = my_modes.clone();
             if topic.is_some() {
                 ch.topic = topic;
             }
         }
-        self.join_channel_now(&name);
+        if already_in {
+            // The user was there waiting (an ad-hoc chat): the room's people
+            // come in, and the user's own modes follow the room.
+            for m in members.values() {
+                self.send_member_join(&name, m);
+            }
+            let nick = self.nick.clone();
+            self.send_mode_change(&name, &nick, "", &my_modes);
+        } else {
+            self.join_channel_now(&name);
+        }
     }
 
     /// We are out of a chat: PART the user.
@@ -163,9 +193,10 @@ impl Cx<'_> {
             .filter(|c| c.is_chat() && !c.joined)
             .filter(|c| c.setting("account").and_then(|t| self.find_account(t)) == Some(account))
             .filter(|c| {
-                c.setting("auto_join")
-                    .and_then(waggle_core::settings::parse_bool)
-                    .unwrap_or(false)
+                c.join_pending
+                    || c.setting("auto_join")
+                        .and_then(waggle_core::settings::parse_bool)
+                        .unwrap_or(false)
             })
             .map(|c| c.name.clone())
             .collect();
@@ -190,6 +221,7 @@ impl Cx<'_> {
                 && let Some(c) = self.channel_mut(&name)
             {
                 c.room = Some((account, RoomId(room.to_string())));
+                c.join_pending = false;
             }
         }
     }

@@ -117,6 +117,8 @@ pub(crate) struct User {
     pub nicks: HashMap<String, NickOwner>,
     pub channels: Vec<Channel>,
     pub questions: Vec<Question>,
+    /// Chat channels waiting for the group chat an /invite there started, by account.
+    pub adhoc: HashMap<AccountId, String>,
     /// Ids of messages the user sent lately, to recognise a room's reflection.
     pub sent_ids: std::collections::VecDeque<String>,
     /// The task's own input queue, to register in the users map on identify.

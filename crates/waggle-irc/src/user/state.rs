@@ -97,6 +97,8 @@ pub(crate) struct Channel {
     pub created: u64,
     /// Its flags among `imnpst`, in order (shown by MODE; `t` to begin with).
     pub flags: String,
+    /// A /join that waits for the chat's account to come online.
+    pub join_pending: bool,
     /// When its topic was last set (Unix seconds, for 333).
     pub topic_at: u64,
 }
@@ -114,6 +116,7 @@ impl Channel {
             my_modes: String::new(),
             created: unix_now(),
             flags: "t".into(),
+            join_pending: false,
             topic_at: unix_now(),
         }
     }

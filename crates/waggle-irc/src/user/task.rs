@@ -78,6 +78,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, start: Start) -> mpsc::Sender<UserInput
         nicks: Default::default(),
         channels: Vec::new(),
         questions: Vec::new(),
+        adhoc: Default::default(),
         sent_ids: Default::default(),
         scratch: Default::default(),
         self_tx: tx.downgrade(),

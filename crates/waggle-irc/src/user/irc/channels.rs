@@ -42,9 +42,17 @@ impl Cx<'_> {
                 continue;
             }
             if self.channel(name).is_none() {
+                // As in BitlBee: a new &channel is a control channel (filled by
+                // the account, protocol or group it is named after), a new
+                // #channel a chat channel not bound to a room yet (/invite a
+                // contact to start a group chat there).
                 let mut ch = Channel::new(name);
-                ch.settings.insert("type".into(), "control".into());
-                self.guess_fill_by(&mut ch);
+                if name.starts_with('&') {
+                    ch.settings.insert("type".into(), "control".into());
+                    self.guess_fill_by(&mut ch);
+                } else {
+                    ch.settings.insert("type".into(), "chat".into());
+                }
                 self.channels.push(ch);
                 self.save_channel(name).await;
             }
@@ -402,10 +410,27 @@ impl Cx<'_> {
             None if !ch.is_chat() && ch.setting("fill_by") == Some("group") => {
                 self.invite_to_group(&ch, &c)
             }
+            None if ch.is_chat() && ch.setting("room").is_none() && ch.joined => {
+                // An unbound chat channel: start a group chat with the contact
+                // there (BitlBee's ad-hoc chats).
+                match self.send_command(
+                    c.account,
+                    Command::ChatWith {
+                        handle: c.handle.clone(),
+                    },
+                ) {
+                    Ok(()) => {
+                        self.adhoc.insert(c.account, ch.name.clone());
+                        let line = self.numeric("341").param(&c.nick).param(&ch.name);
+                        self.send(line);
+                    }
+                    Err(e) => self.send_failed(&chan, e),
+                }
+            }
             None => self.send(
                 self.numeric("482")
                     .param(&chan)
-                    .param("Invitations only work in chat channels"),
+                    .param("Invitations are only possible to fill_by=group channels"),
             ),
         }
     }

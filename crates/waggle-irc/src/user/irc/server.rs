@@ -153,8 +153,8 @@ impl Cx<'_> {
                 let line = self.numeric("903").param("SASL authentication successful");
                 self.send(line);
                 let login = Login { id, key, name };
+                // SASL speaks for itself (900/903): no greeting from root.
                 if self.adopt_login(login, true, true).await {
-                    self.root_say("Password accepted, settings and accounts loaded");
                     let line = Line::new("MODE")
                         .prefix(self.my_mask())
                         .param(&self.nick)
@@ -163,6 +163,8 @@ impl Cx<'_> {
                     if self.flag("auto_connect") {
                         self.start_auto_accounts();
                     }
+                } else if let Some((_, greeting)) = self.ctl.handover.as_mut() {
+                    *greeting = None;
                 }
             }
             Ok(None) => {

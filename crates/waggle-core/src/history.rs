@@ -263,8 +263,8 @@ pub trait MessageLog: Send + Sync + 'static {
         query: &HistoryQuery,
     ) -> Result<Vec<LoggedMessage>, StoreError>;
 
-    /// Conversations with a message strictly between two times (in either
-    /// order), by ascending time of their latest message there, at most `limit`.
+    /// Conversations whose latest message is strictly between two times (in
+    /// either order), by ascending time of that message, at most `limit`.
     async fn conversations(
         &self,
         user: UserId,

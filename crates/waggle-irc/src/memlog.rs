@@ -225,13 +225,12 @@ impl MessageLog for MemoryLog {
         let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
         let mut latest: BTreeMap<Conversation, SystemTime> = BTreeMap::new();
         for m in &self.lock().messages {
-            if m.entry.at > lo && m.entry.at < hi {
-                let e = latest
-                    .entry(m.entry.conversation.clone())
-                    .or_insert(m.entry.at);
-                *e = (*e).max(m.entry.at);
-            }
+            let e = latest
+                .entry(m.entry.conversation.clone())
+                .or_insert(m.entry.at);
+            *e = (*e).max(m.entry.at);
         }
+        latest.retain(|_, at| *at > lo && *at < hi);
         let mut v: Vec<ConversationSummary> = latest
             .into_iter()
             .map(|(conversation, latest)| ConversationSummary {

@@ -192,12 +192,15 @@ impl SqliteStore {
     ) -> Result<Vec<ConversationSummary>, StoreError> {
         let (early, late) = if from <= to { (from, to) } else { (to, from) };
         let rows: Vec<(Option<i64>, i64, String, i64)> = sqlx::query_as(
-            // Scan the window by time, not every conversation of the user.
-            "SELECT account_id, conv_kind, target, MAX(at_ms) AS latest \
-             FROM messages INDEXED BY messages_by_time \
-             WHERE user_id = ? AND at_ms > ? AND at_ms < ? \
-             GROUP BY account_id, conv_kind, target \
-             ORDER BY latest, MAX(seq) LIMIT ?",
+            // A conversation counts by its latest message: one whose latest
+            // message is after the window is not listed for older ones in it.
+            "SELECT account_id, conv_kind, target, latest FROM ( \
+                 SELECT account_id, conv_kind, target, MAX(at_ms) AS latest, \
+                        MAX(seq) AS last_seq \
+                 FROM messages WHERE user_id = ? \
+                 GROUP BY account_id, conv_kind, target) \
+             WHERE latest > ? AND latest < ? \
+             ORDER BY latest, last_seq LIMIT ?",
         )
         .bind(user.0)
         .bind(columns::floor_ms(early))

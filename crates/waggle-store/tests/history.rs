@@ -321,22 +321,16 @@ async fn conversations_between_times() -> TestResult {
             (room.clone(), at(500))
         ]
     );
-    // The latest message *within* the window counts, and bounds are exclusive.
+    // A conversation counts by its latest message (the room's is after this
+    // window, though it has one in it), and the bounds are exclusive.
     let found = store.conversations(user, at(400), at(120), 10).await?;
     let order: Vec<_> = found
         .iter()
         .map(|s| (s.conversation.clone(), s.latest))
         .collect();
-    assert_eq!(
-        order,
-        [
-            (room.clone(), at(150)),
-            (local.clone(), at(200)),
-            (bob.clone(), at(300))
-        ]
-    );
+    assert_eq!(order, [(local.clone(), at(200)), (bob.clone(), at(300))]);
     let found = store.conversations(user, at(100), at(300), 10).await?;
-    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
     let found = store.conversations(user, at(0), at(1000), 2).await?;
     assert_eq!(found.len(), 2);
     assert!(

@@ -153,13 +153,8 @@ impl Cx<'_> {
                 let line = self.numeric("903").param("SASL authentication successful");
                 self.send(line);
                 let login = Login { id, key, name };
-                // SASL speaks for itself (900/903): no greeting from root.
+                // SASL speaks for itself (900/903): no greeting, no +R.
                 if self.adopt_login(login, true, true).await {
-                    let line = Line::new("MODE")
-                        .prefix(self.my_mask())
-                        .param(&self.nick)
-                        .param("+R");
-                    self.send(line);
                     if self.flag("auto_connect") {
                         self.start_auto_accounts();
                     }

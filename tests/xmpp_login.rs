@@ -228,3 +228,17 @@ async fn a_frozen_server_is_detected_by_ping() {
         other => panic!("expected a ping timeout, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_test_server_moves_off_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let p = Prosody::options()
+        .first_c2s_port(port)
+        .start(&[("alice", "secret")])
+        .await
+        .unwrap();
+    assert_ne!(p.port(), port);
+    let a = BackendAccount::online(&p, "alice", "secret").await.unwrap();
+    a.stop().await.unwrap();
+}

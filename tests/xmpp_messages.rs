@@ -206,8 +206,58 @@ async fn offline_messages_arrive_with_their_time() {
     let age = sent_at
         .expect("a delay stamp")
         .elapsed()
-        .unwrap_or_default();
+        .expect("a stamp in the past");
     assert!(age.as_secs() < 60, "{age:?}");
+}
+
+#[tokio::test]
+async fn a_delay_stamp_past_year_9999_becomes_now() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    let before = std::time::SystemTime::now();
+    let delay: xmpp_parsers::minidom::Element =
+        "<delay xmlns='urn:xmpp:delay' stamp='9999-12-31T23:59:59-23:59'/>"
+            .parse()
+            .unwrap();
+    let mut m = Message::chat(Jid::new("alice@localhost").unwrap())
+        .with_body(Lang::new(), "from the far future".into());
+    m.payloads.push(delay);
+    bob.send(m).await.unwrap();
+    let e = a
+        .expect("the stamped message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    let Event::MessageReceived { body, sent_at, .. } = e else {
+        unreachable!()
+    };
+    assert_eq!(body, "from the far future");
+    let sent_at = sent_at.expect("a time");
+    assert!(
+        sent_at >= before,
+        "{sent_at:?} is before the message was sent"
+    );
+    assert!(
+        sent_at <= std::time::SystemTime::now(),
+        "{sent_at:?} is in the future"
+    );
+    bob.say("alice@localhost", "and the next one")
+        .await
+        .unwrap();
+    let e = a
+        .expect("the next message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        received(&e),
+        Some((
+            "bob@localhost",
+            "and the next one",
+            MessageKind::Normal,
+            false
+        ))
+    );
+    assert!(a.is_running());
 }
 
 #[tokio::test]

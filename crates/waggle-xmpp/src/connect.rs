@@ -147,14 +147,14 @@ impl std::fmt::Debug for Target {
 impl Target {
     /// The target for an account's configuration; without a `server` setting
     /// the server is looked up through `dns`.
-    pub fn for_account(cfg: &AccountConfig, dns: &Dns) -> Result<Target, XmppError> {
+    pub async fn for_account(cfg: &AccountConfig, dns: &Dns) -> Result<Target, XmppError> {
         let seen = Arc::new(Mutex::new(TlsObservation::default()));
         let policy = TlsPolicy {
             verify: cfg.tls_verify,
             cafile: cfg.cafile.clone(),
             fingerprint: cfg.fingerprint.clone(),
         };
-        let tls = client_config(&policy, seen.clone())?;
+        let tls = client_config(&policy, seen.clone()).await?;
         let endpoint = match &cfg.server {
             Some(host) => Endpoint::Server {
                 host: host.clone(),
@@ -338,20 +338,20 @@ pub struct XmppConnector {
 impl XmppConnector {
     /// A connector for an account's configuration (DNS per the system's
     /// configuration when it has no `server` setting).
-    pub fn new(cfg: &AccountConfig) -> Result<XmppConnector, XmppError> {
+    pub async fn new(cfg: &AccountConfig) -> Result<XmppConnector, XmppError> {
         Ok(XmppConnector {
-            target: Target::for_account(cfg, &Dns::System)?,
+            target: Target::for_account(cfg, &Dns::System).await?,
         })
     }
 
     /// A connector whose DNS lookups (SRV and addresses, when the account has
     /// no `server` setting) go to these name servers instead of the system's.
-    pub fn with_name_servers(
+    pub async fn with_name_servers(
         cfg: &AccountConfig,
         servers: Vec<SocketAddr>,
     ) -> Result<XmppConnector, XmppError> {
         Ok(XmppConnector {
-            target: Target::for_account(cfg, &Dns::NameServers(servers))?,
+            target: Target::for_account(cfg, &Dns::NameServers(servers)).await?,
         })
     }
 }

@@ -80,7 +80,7 @@ impl XmppContact {
             archive_cursors: Default::default(),
         };
         let cfg = waggle_xmpp::AccountConfig::from_spec(&spec)?;
-        let connector = waggle_xmpp::XmppConnector::new(&cfg)?;
+        let connector = waggle_xmpp::XmppConnector::new(&cfg).await?;
         let client =
             Client::new_with_connector(jid.clone(), password, connector, Timeouts::tight());
         Self::online(client, jid).await

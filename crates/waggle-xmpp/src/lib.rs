@@ -35,6 +35,10 @@ pub use connect::XmppConnector;
 pub use dns::Dns;
 pub use error::XmppError;
 
+/// What an account with `tls try` is told when the server offers no STARTTLS.
+pub const UNENCRYPTED_WARNING: &str =
+    "Warning: the server does not offer STARTTLS, so this connection is not encrypted (tls is try)";
+
 /// The XMPP client backend.
 #[derive(Debug)]
 pub struct XmppBackend {
@@ -82,7 +86,7 @@ impl XmppBackend {
 
     async fn run_once(&self, ctx: &mut AccountContext) -> Result<(), XmppError> {
         let cfg = AccountConfig::from_spec(&ctx.spec)?;
-        let target = connect::Target::for_account(&cfg, &self.dns)?;
+        let target = connect::Target::for_account(&cfg, &self.dns).await?;
         let password = ctx.spec.password.0.clone();
         let online = {
             let ctx_ref: &AccountContext = ctx;
@@ -100,9 +104,17 @@ impl XmppBackend {
             && cfg.fingerprint.is_none()
             && let Some(fp) = seen.fingerprint
         {
+            // Pinned from now on, automatic reconnects included.
+            ctx.spec.settings.insert("fingerprint".into(), fp.clone());
             ctx.emit(Event::SettingChanged {
                 key: "fingerprint".into(),
                 value: fp,
+            })
+            .await;
+        }
+        if !online.encrypted && cfg.security == (Security::StartTls { required: false }) {
+            ctx.emit(Event::Notice {
+                text: UNENCRYPTED_WARNING.into(),
             })
             .await;
         }

@@ -1,4 +1,5 @@
-//! The XMPP backend driven directly, without IRC: an account run through
+//! A backend driven directly, without IRC (the XMPP backend unless a test
+//! gives another): an account run through
 //! `Backend::run` (one attempt) or the core's reconnect supervisor, with the
 //! test reading its events and sending it commands. The test plays the core:
 //! each event counts as handled (logged) as soon as it is read, unless the test
@@ -82,7 +83,7 @@ impl BackendAccount {
     }
 
     /// One `Backend::run` of `spec`; [`BackendAccount::result`] gives its outcome.
-    pub fn run(backend: Arc<XmppBackend>, spec: AccountSpec) -> BackendAccount {
+    pub fn run<B: Backend>(backend: Arc<B>, spec: AccountSpec) -> BackendAccount {
         let (mut ctx, mut me) = Self::context(spec);
         me.task = Some(tokio::spawn(
             async move { Some(backend.run(&mut ctx).await) },
@@ -91,8 +92,8 @@ impl BackendAccount {
     }
 
     /// `spec` under the core's reconnect supervisor with a fixed `delay_secs` backoff.
-    pub fn supervised(
-        backend: Arc<XmppBackend>,
+    pub fn supervised<B: Backend>(
+        backend: Arc<B>,
         spec: AccountSpec,
         delay_secs: u64,
     ) -> BackendAccount {

@@ -158,8 +158,16 @@ impl Session<'_> {
                 self.error("Raw XML is not supported").await;
                 Ok(())
             }
-            // XMPP lists no contact actions, and reads its settings at login.
-            Command::ContactAction { .. } | Command::ApplySetting { .. } => Ok(()),
+            // Settings are read at login: kept for the next one (a reconnect).
+            Command::ApplySetting { key, value } => {
+                match value {
+                    Some(v) => self.ctx.spec.settings.insert(key, v),
+                    None => self.ctx.spec.settings.remove(&key),
+                };
+                Ok(())
+            }
+            // XMPP lists no contact actions.
+            Command::ContactAction { .. } => Ok(()),
         }
     }
 

@@ -284,3 +284,88 @@ async fn bounced_messages_are_reported() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_receipt_waits_until_the_core_has_handled_the_message() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    a.hold_acks();
+    let mut m = Message::chat(Jid::new("alice@localhost").unwrap())
+        .with_body(Lang::new(), "log this first".into())
+        .with_payload(receipts::Request);
+    m.id = Some(Id("msg-7".into()));
+    bob.send(m).await.unwrap();
+    a.expect("the message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    // Anything alice sends now comes after a receipt sent too early.
+    a.send(Command::SendMessage {
+        to: "bob@localhost".into(),
+        body: "meanwhile".into(),
+        kind: MessageKind::Normal,
+        id: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        bob.expect_body("alice@localhost").await.unwrap(),
+        "meanwhile"
+    );
+    let is_receipt = |s: &xmpp_parsers::stanza::Stanza| {
+        matches!(s, xmpp_parsers::stanza::Stanza::Message(m) if m.payloads.iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS)))
+    };
+    assert!(
+        !bob.unread().iter().any(is_receipt),
+        "a receipt before the message was handled"
+    );
+    a.release_acks();
+    bob.expect_message("the receipt", |m| {
+        m.payloads
+            .iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS) && p.attr("id") == Some("msg-7"))
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_stanza_too_large_ends_the_connection_not_the_account() {
+    let p = Prosody::options()
+        .stanza_size_limit(4 * 1024 * 1024)
+        .start(&[("alice", PW), ("bob", PW)])
+        .await
+        .unwrap();
+    let mut a = BackendAccount::supervised(
+        std::sync::Arc::new(waggle_xmpp::XmppBackend::new()),
+        waggle_tests::prosody::spec(&p, "alice", PW, &[]),
+        1,
+    );
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    let huge = "x".repeat(waggle_xmpp::limit::MAX_STANZA + 1000);
+    bob.say("alice@localhost", &huge).await.unwrap();
+    let e = a
+        .expect("the refusal", |e| matches!(e, Event::Error { .. }))
+        .await
+        .unwrap();
+    let Event::Error { text } = e else {
+        unreachable!()
+    };
+    assert!(text.contains("larger than"), "{text}");
+    a.expect("LoggedIn again", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    bob.say("alice@localhost", "a normal one").await.unwrap();
+    let e = a
+        .expect("the next message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        received(&e),
+        Some(("bob@localhost", "a normal one", MessageKind::Normal, false))
+    );
+}

@@ -70,6 +70,7 @@ pub struct ProsodyOptions {
     starttls: bool,
     component: Option<(String, String)>,
     first_c2s_port: Option<u16>,
+    stanza_size_limit: Option<usize>,
 }
 
 impl Default for ProsodyOptions {
@@ -82,6 +83,7 @@ impl Default for ProsodyOptions {
             starttls: true,
             component: None,
             first_c2s_port: None,
+            stanza_size_limit: None,
         }
     }
 }
@@ -122,6 +124,12 @@ impl ProsodyOptions {
     /// [`Prosody::component_port`].
     pub fn component(mut self, domain: &str, secret: &str) -> Self {
         self.component = Some((domain.to_string(), secret.to_string()));
+        self
+    }
+
+    /// Let clients send stanzas up to `bytes` (Prosody's default is 256 KiB).
+    pub fn stanza_size_limit(mut self, bytes: usize) -> Self {
+        self.stanza_size_limit = Some(bytes);
         self
     }
 
@@ -238,6 +246,12 @@ fn config_text(dir: &Path, ports: Ports, o: &ProsodyOptions) -> String {
         }
     }
     let modules: String = modules.iter().map(|m| format!("\"{m}\"; ")).collect();
+    // Prosody loads mod_offline unless told not to.
+    let disabled = if o.offline {
+        "\"s2s\"; \"admin_socket\";"
+    } else {
+        "\"s2s\"; \"admin_socket\"; \"offline\";"
+    };
     let component_ports = match o.component {
         Some(_) => ports.component.to_string(),
         None => String::new(),
@@ -254,6 +268,10 @@ fn config_text(dir: &Path, ports: Ports, o: &ProsodyOptions) -> String {
         None => String::new(),
     };
     let (c2s, tls) = (ports.c2s, ports.tls);
+    let size_limit = o
+        .stanza_size_limit
+        .map(|n| format!("c2s_stanza_size_limit = {n}\n"))
+        .unwrap_or_default();
     format!(
         r#"-- Written by the Waggle tests.
 pidfile = "{d}/prosody.pid"
@@ -271,13 +289,13 @@ component_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ }}
 https_ports = {{ }}
 modules_enabled = {{ {modules}}}
-modules_disabled = {{ "s2s"; "admin_socket"; }}
+modules_disabled = {{ {disabled} }}
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
 allow_registration = false
 archive_expires_after = "never"
-ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
+{size_limit}ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
 VirtualHost "{DOMAIN}"
 VirtualHost "{DNS_DOMAIN}"
 Component "{MUC}" "muc"

@@ -33,6 +33,7 @@ use xmpp_parsers::jid::Jid;
 use crate::config::{AccountConfig, Security};
 use crate::dns::{self, Dns};
 use crate::error::XmppError;
+use crate::limit::Limited;
 use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
 /// How long the TLS handshake may take.
@@ -94,8 +95,9 @@ impl AsyncWrite for Transport {
     }
 }
 
-/// The buffered transport the XML stream runs on.
-pub type XmppIo = BufStream<Transport>;
+/// The buffered transport the XML stream runs on, read with a bound on each
+/// stanza's size ([`Limited`]).
+pub type XmppIo = BufStream<Limited<Transport>>;
 
 /// An XML stream over our transport.
 pub type Stream = XmppStream<XmppIo>;
@@ -221,7 +223,7 @@ impl Target {
             id: None,
         };
         initiate_stream(
-            BufStream::new(io),
+            BufStream::new(Limited::new(io)),
             xmpp_parsers::ns::JABBER_CLIENT,
             header,
             timeouts,
@@ -322,7 +324,7 @@ async fn starttls(mut stream: Stream) -> Result<TcpStream, XmppError> {
             }
         }
     }
-    match stream.into_inner().into_inner() {
+    match stream.into_inner().into_inner().into_inner() {
         Transport::Plain(tcp) => Ok(tcp),
         Transport::Tls(_) => Err(XmppError::Protocol("STARTTLS inside TLS".into())),
     }

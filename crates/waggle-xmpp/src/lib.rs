@@ -8,7 +8,8 @@
 //! `Client`, so that a wrong password ends the attempt for good and a dropped
 //! connection is left to the core's reconnect supervisor.
 //!
-//! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`],
+//! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`]
+//! (with the stanza size bound of [`limit`]),
 //! [`login`], [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
 //! `waggle-core` and `waggle-tls` only; it knows nothing of IRC or the store.
@@ -18,8 +19,9 @@ pub mod connect;
 pub mod convert;
 pub mod dns;
 pub mod error;
+pub mod limit;
 pub mod login;
-mod session;
+pub(crate) mod session;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -118,7 +120,11 @@ impl XmppBackend {
             })
             .await;
         }
-        session::run(ctx, &cfg, online, &self.question_ids).await
+        let link = session::Link {
+            dns: self.dns.clone(),
+            timeouts: self.timeouts,
+        };
+        session::run(ctx, &cfg, online, &link, &self.question_ids).await
     }
 }
 

@@ -1,6 +1,8 @@
 //! A TCP relay on loopback between the backend and the test Prosody, that a
 //! test can cut mid-stream (every relayed connection is dropped at once, both
-//! sides see it closed) or make refuse new connections for a while. It keeps
+//! sides see it closed), make refuse new connections for a while, or make
+//! swallow what the client sends (a link that died without anyone noticing).
+//! It keeps
 //! what the clients sent, so a test on an unencrypted stream can read the
 //! client's side of the conversation (e.g. its XEP-0198 acknowledgements).
 
@@ -19,6 +21,7 @@ pub struct TcpProxy {
     addr: SocketAddr,
     cut: watch::Sender<u64>,
     refusing: Arc<AtomicBool>,
+    swallowing: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     sent: Arc<Mutex<Vec<u8>>>,
     task: JoinHandle<()>,
@@ -43,20 +46,22 @@ impl TcpProxy {
         let upstream = SocketAddr::from(([127, 0, 0, 1], upstream_port));
         let (cut, cut_rx) = watch::channel(0u64);
         let refusing = Arc::new(AtomicBool::new(false));
+        let swallowing = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            upstream,
-            cut_rx,
-            refusing.clone(),
-            accepted.clone(),
-            sent.clone(),
-        ));
+        let relay = Relay {
+            cut: cut_rx,
+            refusing: refusing.clone(),
+            swallowing: swallowing.clone(),
+            accepted: accepted.clone(),
+            sent: sent.clone(),
+        };
+        let task = tokio::spawn(accept_loop(listener, upstream, relay));
         Ok(TcpProxy {
             addr,
             cut,
             refusing,
+            swallowing,
             accepted,
             sent,
             task,
@@ -78,6 +83,12 @@ impl TcpProxy {
         self.refusing.store(on, Ordering::SeqCst);
     }
 
+    /// While on, what clients send is kept (see [`TcpProxy::client_text`]) but
+    /// not passed on: the server hears nothing, the client does not know.
+    pub fn swallow(&self, on: bool) {
+        self.swallowing.store(on, Ordering::SeqCst);
+    }
+
     /// How many connections were relayed so far.
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
@@ -97,29 +108,32 @@ impl Drop for TcpProxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    upstream: SocketAddr,
+/// What every relayed connection shares.
+#[derive(Clone)]
+struct Relay {
     cut: watch::Receiver<u64>,
     refusing: Arc<AtomicBool>,
+    swallowing: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     sent: Arc<Mutex<Vec<u8>>>,
-) {
+}
+
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, relay: Relay) {
     while let Ok((client, _)) = listener.accept().await {
-        if refusing.load(Ordering::SeqCst) {
+        if relay.refusing.load(Ordering::SeqCst) {
             drop(client);
             continue;
         }
         let Ok(server) = TcpStream::connect(upstream).await else {
             continue;
         };
-        accepted.fetch_add(1, Ordering::SeqCst);
-        let mut cut = cut.clone();
+        relay.accepted.fetch_add(1, Ordering::SeqCst);
+        let mut cut = relay.cut.clone();
         cut.mark_unchanged();
-        let sent = sent.clone();
+        let relay = relay.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = relay(client, server, sent) => {}
+                _ = copy(client, server, relay) => {}
                 _ = cut.changed() => {}
             }
         });
@@ -127,7 +141,7 @@ async fn accept_loop(
 }
 
 /// Copy both ways until either side closes; what the client sends is kept.
-async fn relay(client: TcpStream, server: TcpStream, sent: Arc<Mutex<Vec<u8>>>) {
+async fn copy(client: TcpStream, server: TcpStream, relay: Relay) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = async {
@@ -138,8 +152,11 @@ async fn relay(client: TcpStream, server: TcpStream, sent: Arc<Mutex<Vec<u8>>>) 
                 Ok(n) => n,
             };
             let chunk = buf.get(..n).unwrap_or_default();
-            if let Ok(mut s) = sent.lock() {
+            if let Ok(mut s) = relay.sent.lock() {
                 s.extend_from_slice(chunk);
+            }
+            if relay.swallowing.load(Ordering::SeqCst) {
+                continue;
             }
             if sw.write_all(chunk).await.is_err() {
                 break;

@@ -5,9 +5,11 @@
 //!   errors, room lines) and out.
 //! - [`presence`]: `<presence/>` in (contacts, subscriptions, room occupants) and out.
 //! - [`iq`]: roster, vCard, disco, blocking and the IQs we answer.
+//! - [`mam`]: message ids (XEP-0359) and archive queries and results (XEP-0313).
 //! - [`muc`]: payloads xmpp-parsers lacks (MUC admin/owner, XEP-0249 invites).
 
 pub mod iq;
+pub mod mam;
 pub mod message;
 pub mod muc;
 pub mod presence;

@@ -9,10 +9,12 @@ use super::Engine;
 use crate::protocol;
 
 /// How many messages may be half-known at once (bounds memory when skyped
-/// sends properties of messages we never complete).
-const MAX_PENDING: usize = 256;
-/// The longest message body kept, in bytes; the rest is cut off and marked.
-pub const MAX_BODY: usize = 32 * 1024;
+/// sends properties of messages we never complete: with [`MAX_BODY`], 16 MiB
+/// at most).
+const MAX_PENDING: usize = 64;
+/// The longest message body kept, in bytes (a long paste still arrives
+/// whole); the rest is cut off and marked.
+pub const MAX_BODY: usize = 256 * 1024;
 /// What marks a body that was cut.
 const CUT: &str = " [message cut]";
 

@@ -178,7 +178,7 @@ fn huge_bodies_are_cut() {
     feed(&mut e, &["CHATMESSAGE 7 STATUS RECEIVED"]);
     let long = format!("CHATMESSAGE 7 BODY {}", "é".repeat(20_000));
     let mut input = vec!["CHATMESSAGE 7 FROM_HANDLE bob"];
-    input.extend(std::iter::repeat_n(long.as_str(), 100));
+    input.extend(std::iter::repeat_n(long.as_str(), 20));
     input.extend([
         "CHATMESSAGE 7 TYPE SAID",
         "CHATMESSAGE 7 CHATNAME #alice/$bob;1",

@@ -330,3 +330,70 @@ async fn the_test_server_moves_off_a_taken_port() {
     let a = BackendAccount::online(&p, "alice", "secret").await.unwrap();
     a.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_setting_applied_while_online_is_used_by_the_reconnect() {
+    let mut p = Prosody::start(&[("alice", "secret"), ("bob", "secret")])
+        .await
+        .unwrap();
+    let mut a = BackendAccount::supervised(backend(), spec(&p, "alice", "secret", &[]), 1);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    a.send(waggle_core::Command::ApplySetting {
+        key: "resource".into(),
+        value: Some("laptop".into()),
+    })
+    .await
+    .unwrap();
+    // A round trip: the setting was taken before the server goes away.
+    a.send(waggle_core::Command::GetInfo {
+        handle: "alice@localhost".into(),
+    })
+    .await
+    .unwrap();
+    a.expect("info", |e| matches!(e, Event::Info { .. }))
+        .await
+        .unwrap();
+    p.stop();
+    p.resume().await.unwrap();
+    a.expect("LoggedIn again", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    // The new connection is bound to the new resource: it answers a ping there.
+    let mut bob = waggle_tests::prosody::XmppContact::connect(&p, "bob", "secret")
+        .await
+        .unwrap();
+    let ping = xmpp_parsers::iq::Iq::from_get("ping-1", xmpp_parsers::ping::Ping)
+        .with_to(xmpp_parsers::jid::Jid::new("alice@localhost/laptop").unwrap());
+    bob.iq(ping).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_test_server_can_host_an_external_component() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let p = Prosody::options()
+        .component("gw.localhost", "s3cret")
+        .start(&[])
+        .await
+        .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", p.component_port()))
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"<stream:stream xmlns='jabber:component:accept' \
+          xmlns:stream='http://etherx.jabber.org/streams' to='gw.localhost'>",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let header = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        header.contains("jabber:component:accept") && header.contains("id="),
+        "{header}"
+    );
+}

@@ -364,3 +364,38 @@ async fn a_room_without_an_archive_is_asked_only_for_what_we_missed() {
     let (a, _bob) = leave_and_come_back(&p, &room, &missed).await;
     assert_eq!(room_bodies(&a), ["one", "missed 1", "missed 2", "live"]);
 }
+
+#[tokio::test]
+async fn the_end_of_the_archive_is_noted_at_the_first_login() {
+    // Nothing logged yet, so no cursor: the first login fetches nothing old
+    // but notes where the archive ends, and a reconnect catches up from there.
+    let mut p = Prosody::options()
+        .mam()
+        .no_offline()
+        .start(&[("alice", PW), ("bob", PW)])
+        .await
+        .unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    bob.say("alice@localhost", "old news").await.unwrap();
+    bob.set_vcard("<FN>Bob</FN>").await.unwrap();
+    let proxy = TcpProxy::start(p.port()).await.unwrap();
+    let port = proxy.port().to_string();
+    let mut a = BackendAccount::supervised(backend(), spec(&p, "alice", PW, &[("port", &port)]), 1);
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    // The archive is asked about after the login's own queries: two round
+    // trips and it has answered.
+    barrier(&mut a).await;
+    barrier(&mut a).await;
+    proxy.refuse(true);
+    p.stop();
+    p.resume().await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    bob.say("alice@localhost", "news").await.unwrap();
+    bob.set_vcard("<FN>Bob</FN>").await.unwrap();
+    proxy.refuse(false);
+    expect_body(&mut a, "news").await;
+    barrier(&mut a).await;
+    assert_eq!(bodies(&a), ["news"], "{:?}", a.seen());
+}

@@ -1,12 +1,15 @@
 //! XMPP contacts against a real Prosody, through the backend directly: the
 //! roster, presence, subscription requests, adding and removing, vCards and
-//! blocking.
+//! blocking; and what strangers can't do: answer our queries in someone
+//! else's name, or leave presence behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use waggle_core::{Command, Contact, Event, PresenceState};
 use waggle_tests::prosody::{BackendAccount, Prosody, XmppContact, befriend};
+use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::MessageType;
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Show, Type as PresenceType};
 use xmpp_parsers::stanza::Stanza;
 
@@ -329,4 +332,95 @@ async fn block_and_allow() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn an_answer_from_someone_not_asked_is_ignored() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW), ("mallory", PW)])
+        .await
+        .unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    let mut mallory = XmppContact::connect(&p, "mallory", PW).await.unwrap();
+    bob.take_queries();
+    let bob_full = bob.full_jid().unwrap();
+    a.send(Command::GetInfo {
+        handle: bob_full.clone(),
+    })
+    .await
+    .unwrap();
+    let query = bob
+        .expect("the vCard query", |s| {
+            matches!(s, Stanza::Iq(Iq::Get { payload, .. }) if payload.is("vCard", "vcard-temp"))
+        })
+        .await
+        .unwrap();
+    let Stanza::Iq(Iq::Get { id, from, .. }) = query else {
+        unreachable!()
+    };
+    let alice_full = from.expect("from alice");
+    let vcard = |name: &str| -> Element {
+        format!("<vCard xmlns='vcard-temp'><FN>{name}</FN></vCard>")
+            .parse()
+            .unwrap()
+    };
+    // Mallory answers first, in bob's name as far as the id goes.
+    let forged = Iq::Result {
+        from: None,
+        to: Some(alice_full.clone()),
+        id: id.clone(),
+        payload: Some(vcard("Mallory")),
+    };
+    mallory.send(forged).await.unwrap();
+    mallory.set_vcard("<FN>M</FN>").await.unwrap();
+    let real = Iq::Result {
+        from: None,
+        to: Some(alice_full),
+        id,
+        payload: Some(vcard("Bob Builder")),
+    };
+    bob.send(real).await.unwrap();
+    let e = a
+        .expect("info", |e| matches!(e, Event::Info { .. }))
+        .await
+        .unwrap();
+    let Event::Info { lines, .. } = e else {
+        unreachable!()
+    };
+    assert!(
+        lines.contains(&"Full name: Bob Builder".to_string()),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("Mallory")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn presence_from_strangers_is_not_kept() {
+    let p = Prosody::start(&[("alice", PW), ("mallory", PW)])
+        .await
+        .unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut mallory = XmppContact::connect(&p, "mallory", PW).await.unwrap();
+    // Directed presence, no subscription: alice's account must not keep it.
+    let directed = xmpp_parsers::presence::Presence::available()
+        .with_to(xmpp_parsers::jid::Jid::new("alice@localhost/Waggle").unwrap());
+    mallory.send(directed).await.unwrap();
+    mallory.set_vcard("<FN>M</FN>").await.unwrap();
+    // Added now (nothing approved yet), mallory must show offline.
+    a.send(Command::AddContact {
+        handle: "mallory@localhost".into(),
+        group: None,
+    })
+    .await
+    .unwrap();
+    let e = a
+        .expect("mallory on the list", |e| {
+            contact(e, "mallory@localhost").is_some()
+        })
+        .await
+        .unwrap();
+    let Event::ContactUpdated(c) = e else {
+        unreachable!()
+    };
+    assert_eq!(c.presence.state, PresenceState::Offline, "{c:?}");
 }

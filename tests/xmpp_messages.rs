@@ -206,8 +206,58 @@ async fn offline_messages_arrive_with_their_time() {
     let age = sent_at
         .expect("a delay stamp")
         .elapsed()
-        .unwrap_or_default();
+        .expect("a stamp in the past");
     assert!(age.as_secs() < 60, "{age:?}");
+}
+
+#[tokio::test]
+async fn a_delay_stamp_past_year_9999_becomes_now() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    let before = std::time::SystemTime::now();
+    let delay: xmpp_parsers::minidom::Element =
+        "<delay xmlns='urn:xmpp:delay' stamp='9999-12-31T23:59:59-23:59'/>"
+            .parse()
+            .unwrap();
+    let mut m = Message::chat(Jid::new("alice@localhost").unwrap())
+        .with_body(Lang::new(), "from the far future".into());
+    m.payloads.push(delay);
+    bob.send(m).await.unwrap();
+    let e = a
+        .expect("the stamped message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    let Event::MessageReceived { body, sent_at, .. } = e else {
+        unreachable!()
+    };
+    assert_eq!(body, "from the far future");
+    let sent_at = sent_at.expect("a time");
+    assert!(
+        sent_at >= before,
+        "{sent_at:?} is before the message was sent"
+    );
+    assert!(
+        sent_at <= std::time::SystemTime::now(),
+        "{sent_at:?} is in the future"
+    );
+    bob.say("alice@localhost", "and the next one")
+        .await
+        .unwrap();
+    let e = a
+        .expect("the next message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        received(&e),
+        Some((
+            "bob@localhost",
+            "and the next one",
+            MessageKind::Normal,
+            false
+        ))
+    );
+    assert!(a.is_running());
 }
 
 #[tokio::test]
@@ -232,5 +282,90 @@ async fn bounced_messages_are_reported() {
     assert!(
         text.starts_with("Could not deliver message to nobody@localhost: service-unavailable"),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_waits_until_the_core_has_handled_the_message() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    a.hold_acks();
+    let mut m = Message::chat(Jid::new("alice@localhost").unwrap())
+        .with_body(Lang::new(), "log this first".into())
+        .with_payload(receipts::Request);
+    m.id = Some(Id("msg-7".into()));
+    bob.send(m).await.unwrap();
+    a.expect("the message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    // Anything alice sends now comes after a receipt sent too early.
+    a.send(Command::SendMessage {
+        to: "bob@localhost".into(),
+        body: "meanwhile".into(),
+        kind: MessageKind::Normal,
+        id: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        bob.expect_body("alice@localhost").await.unwrap(),
+        "meanwhile"
+    );
+    let is_receipt = |s: &xmpp_parsers::stanza::Stanza| {
+        matches!(s, xmpp_parsers::stanza::Stanza::Message(m) if m.payloads.iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS)))
+    };
+    assert!(
+        !bob.unread().iter().any(is_receipt),
+        "a receipt before the message was handled"
+    );
+    a.release_acks();
+    bob.expect_message("the receipt", |m| {
+        m.payloads
+            .iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS) && p.attr("id") == Some("msg-7"))
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_stanza_too_large_ends_the_connection_not_the_account() {
+    let p = Prosody::options()
+        .stanza_size_limit(4 * 1024 * 1024)
+        .start(&[("alice", PW), ("bob", PW)])
+        .await
+        .unwrap();
+    let mut a = BackendAccount::supervised(
+        std::sync::Arc::new(waggle_xmpp::XmppBackend::new()),
+        waggle_tests::prosody::spec(&p, "alice", PW, &[]),
+        1,
+    );
+    a.expect("LoggedIn", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    let huge = "x".repeat(waggle_xmpp::limit::MAX_STANZA + 1000);
+    bob.say("alice@localhost", &huge).await.unwrap();
+    let e = a
+        .expect("the refusal", |e| matches!(e, Event::Error { .. }))
+        .await
+        .unwrap();
+    let Event::Error { text } = e else {
+        unreachable!()
+    };
+    assert!(text.contains("larger than"), "{text}");
+    a.expect("LoggedIn again", |e| matches!(e, Event::LoggedIn))
+        .await
+        .unwrap();
+    bob.say("alice@localhost", "a normal one").await.unwrap();
+    let e = a
+        .expect("the next message", |e| received(e).is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        received(&e),
+        Some(("bob@localhost", "a normal one", MessageKind::Normal, false))
     );
 }

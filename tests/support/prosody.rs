@@ -1,29 +1,38 @@
 //! A real Prosody for the XMPP tests.
 //!
-//! [`Prosody::start`] writes its own configuration, data directory and a test CA
-//! with a server certificate for `localhost` into a temporary directory, picks
-//! free loopback ports (c2s with STARTTLS, and direct TLS), registers the given
+//! [`Prosody::start`] (or [`ProsodyOptions::start`], for a server with stream
+//! management, archives, no offline storage, no STARTTLS or an external
+//! component) writes its own configuration, data directory and a test CA with a
+//! server certificate for `localhost` into a temporary directory, picks free
+//! loopback ports (c2s with STARTTLS, and direct TLS), registers the given
 //! accounts with `prosodyctl`, starts `prosody -F` with a group chat component
-//! on `conference.localhost`, waits until it listens, and kills it on drop. A
-//! second virtual host, [`DNS_DOMAIN`], serves the tests that find the server
-//! through DNS (accounts there with [`Prosody::register_at`]). It
-//! can be stopped and started again on the same ports and data (a server that
-//! goes down and comes back), and frozen with SIGSTOP (a dead link).
+//! on `conference.localhost`, and kills it on drop. It is ready once Prosody's
+//! log says every port is open and it answers a stream header with its stream
+//! features; a port another process took in the meantime is seen in the log and
+//! the start is retried on fresh ports. A second virtual host, [`DNS_DOMAIN`],
+//! serves the tests that find the server through DNS (accounts there with
+//! [`Prosody::register_at`]). It can be stopped and started again on the same
+//! ports and data (a server that goes down and comes back, optionally with a
+//! new certificate), and frozen with SIGSTOP (a dead link).
 //!
 //! - [`contact`]: [`XmppContact`], a tokio-xmpp client that plays a contact.
 //! - [`account`]: [`BackendAccount`], the backend driven directly (no IRC).
 //! - [`gateway`]: [`XmppGateway`], a real gateway with the XMPP backend.
 //! - [`dns`]: [`Dnsmasq`], a DNS server on loopback with the records a test gives.
+//! - [`proxy`]: [`TcpProxy`], a loopback TCP relay a test can cut mid-stream.
 
 pub mod account;
 pub mod contact;
 pub mod dns;
 pub mod gateway;
+pub mod proxy;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use anyhow::{Context, Result, bail};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -33,6 +42,7 @@ pub use account::{BackendAccount, spec};
 pub use contact::{XmppContact, befriend};
 pub use dns::Dnsmasq;
 pub use gateway::XmppGateway;
+pub use proxy::TcpProxy;
 
 /// The XMPP domain of the test server.
 pub const DOMAIN: &str = "localhost";
@@ -43,15 +53,123 @@ pub const MUC: &str = "conference.localhost";
 /// server for its SRV records. `.test` is reserved for testing (RFC 2606).
 pub const DNS_DOMAIN: &str = "waggle.test";
 
-/// How long Prosody may take to start listening.
+/// How long Prosody may take to be ready.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many times a start is tried again on fresh ports after a collision.
+const PORT_ATTEMPTS: u32 = 5;
+
+/// Which parts of Prosody a test wants. [`Default`] is the plain server the
+/// older tests expect: offline storage and STARTTLS on, no stream management,
+/// no archives, no external component.
+#[derive(Debug, Clone)]
+pub struct ProsodyOptions {
+    smacks: bool,
+    mam: bool,
+    muc_mam: bool,
+    offline: bool,
+    starttls: bool,
+    component: Option<(String, String)>,
+    first_c2s_port: Option<u16>,
+    stanza_size_limit: Option<usize>,
+}
+
+impl Default for ProsodyOptions {
+    fn default() -> Self {
+        ProsodyOptions {
+            smacks: false,
+            mam: false,
+            muc_mam: false,
+            offline: true,
+            starttls: true,
+            component: None,
+            first_c2s_port: None,
+            stanza_size_limit: None,
+        }
+    }
+}
+
+impl ProsodyOptions {
+    /// XEP-0198 stream management with resumption (`mod_smacks`).
+    pub fn smacks(mut self) -> Self {
+        self.smacks = true;
+        self
+    }
+
+    /// XEP-0313 archives of the accounts (`mod_mam`).
+    pub fn mam(mut self) -> Self {
+        self.mam = true;
+        self
+    }
+
+    /// XEP-0313 archives of the group chat rooms (`mod_muc_mam`).
+    pub fn muc_mam(mut self) -> Self {
+        self.muc_mam = true;
+        self
+    }
+
+    /// No offline storage (`mod_offline` off): what arrives while an account is
+    /// offline is only in its archive, if anywhere.
+    pub fn no_offline(mut self) -> Self {
+        self.offline = false;
+        self
+    }
+
+    /// No STARTTLS offered on the c2s port (`mod_tls` off).
+    pub fn no_starttls(mut self) -> Self {
+        self.starttls = false;
+        self
+    }
+
+    /// An external component (XEP-0114) `domain` with `secret`, on
+    /// [`Prosody::component_port`].
+    pub fn component(mut self, domain: &str, secret: &str) -> Self {
+        self.component = Some((domain.to_string(), secret.to_string()));
+        self
+    }
+
+    /// Let clients send stanzas up to `bytes` (Prosody's default is 256 KiB).
+    pub fn stanza_size_limit(mut self, bytes: usize) -> Self {
+        self.stanza_size_limit = Some(bytes);
+        self
+    }
+
+    /// Try this c2s port first (to test what happens when it is taken: the
+    /// start is retried on free ports).
+    pub fn first_c2s_port(mut self, port: u16) -> Self {
+        self.first_c2s_port = Some(port);
+        self
+    }
+
+    /// Start a Prosody with these accounts (user name, password) on `localhost`.
+    pub async fn start(self, users: &[(&str, &str)]) -> Result<Prosody> {
+        Prosody::launch(self, users).await
+    }
+}
+
+/// The loopback ports one Prosody listens on.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    c2s: u16,
+    tls: u16,
+    component: u16,
+}
+
+impl Ports {
+    fn pick() -> Result<Ports> {
+        Ok(Ports {
+            c2s: free_port()?,
+            tls: free_port()?,
+            component: free_port()?,
+        })
+    }
+}
 
 /// A running (or stopped) Prosody.
 pub struct Prosody {
     child: Option<Child>,
     config: PathBuf,
-    c2s_port: u16,
-    tls_port: u16,
+    options: ProsodyOptions,
+    ports: Ports,
     fingerprint: String,
     dir: tempfile::TempDir,
 }
@@ -59,8 +177,8 @@ pub struct Prosody {
 impl std::fmt::Debug for Prosody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prosody")
-            .field("c2s_port", &self.c2s_port)
-            .field("tls_port", &self.tls_port)
+            .field("ports", &self.ports)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -104,8 +222,56 @@ fn write_certs(dir: &Path) -> Result<String> {
     Ok(colon_hex(&Sha256::digest(cert.der().as_ref())))
 }
 
-fn config_text(dir: &Path, c2s: u16, tls: u16) -> String {
+fn config_text(dir: &Path, ports: Ports, o: &ProsodyOptions) -> String {
     let d = dir.display();
+    let mut modules = vec![
+        "roster",
+        "saslauth",
+        "disco",
+        "carbons",
+        "ping",
+        "vcard",
+        "blocklist",
+        "version",
+        "posix",
+    ];
+    for (on, module) in [
+        (o.starttls, "tls"),
+        (o.offline, "offline"),
+        (o.smacks, "smacks"),
+        (o.mam, "mam"),
+    ] {
+        if on {
+            modules.push(module);
+        }
+    }
+    let modules: String = modules.iter().map(|m| format!("\"{m}\"; ")).collect();
+    // Prosody loads mod_offline unless told not to.
+    let disabled = if o.offline {
+        "\"s2s\"; \"admin_socket\";"
+    } else {
+        "\"s2s\"; \"admin_socket\"; \"offline\";"
+    };
+    let component_ports = match o.component {
+        Some(_) => ports.component.to_string(),
+        None => String::new(),
+    };
+    let muc_modules = if o.muc_mam {
+        "    modules_enabled = { \"muc_mam\" }\n    muc_log_by_default = true\n    muc_log_all_rooms = true\n"
+    } else {
+        ""
+    };
+    let component = match &o.component {
+        Some((domain, secret)) => {
+            format!("Component \"{domain}\"\n    component_secret = \"{secret}\"\n")
+        }
+        None => String::new(),
+    };
+    let (c2s, tls) = (ports.c2s, ports.tls);
+    let size_limit = o
+        .stanza_size_limit
+        .map(|n| format!("c2s_stanza_size_limit = {n}\n"))
+        .unwrap_or_default();
     format!(
         r#"-- Written by the Waggle tests.
 pidfile = "{d}/prosody.pid"
@@ -118,52 +284,83 @@ local_interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
 c2s_direct_tls_ports = {{ {tls} }}
 s2s_ports = {{ }}
-component_ports = {{ }}
+component_ports = {{ {component_ports} }}
+component_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ }}
 https_ports = {{ }}
-modules_enabled = {{
-    "roster"; "saslauth"; "tls"; "disco"; "carbons"; "ping"; "vcard";
-    "blocklist"; "offline"; "version"; "posix";
-}}
-modules_disabled = {{ "s2s"; "admin_socket"; }}
+modules_enabled = {{ {modules}}}
+modules_disabled = {{ {disabled} }}
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
 allow_registration = false
-ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
+archive_expires_after = "never"
+{size_limit}ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
 VirtualHost "{DOMAIN}"
 VirtualHost "{DNS_DOMAIN}"
 Component "{MUC}" "muc"
     restrict_room_creation = false
     muc_room_default_public = true
-"#
+{muc_modules}{component}"#
     )
 }
 
+/// How a start attempt ended.
+enum Started {
+    Ready,
+    /// A port was taken by another process.
+    PortTaken(String),
+}
+
 impl Prosody {
-    /// Start a Prosody with these accounts (user name, password) on `localhost`.
+    /// Start a plain Prosody (see [`ProsodyOptions::default`]) with these
+    /// accounts (user name, password) on `localhost`.
     pub async fn start(users: &[(&str, &str)]) -> Result<Prosody> {
+        ProsodyOptions::default().start(users).await
+    }
+
+    /// Options to start a Prosody with more (or less) than the default.
+    pub fn options() -> ProsodyOptions {
+        ProsodyOptions::default()
+    }
+
+    async fn launch(options: ProsodyOptions, users: &[(&str, &str)]) -> Result<Prosody> {
         which("prosody")?;
         let dir = tempfile::tempdir().context("temporary directory")?;
         std::fs::create_dir_all(dir.path().join("data"))?;
         std::fs::create_dir_all(dir.path().join("certs"))?;
         let fingerprint = write_certs(dir.path())?;
-        let (c2s_port, tls_port) = (free_port()?, free_port()?);
         let config = dir.path().join("prosody.cfg.lua");
-        std::fs::write(&config, config_text(dir.path(), c2s_port, tls_port))?;
+        let mut ports = Ports::pick()?;
+        if let Some(port) = options.first_c2s_port {
+            ports.c2s = port;
+        }
+        std::fs::write(&config, config_text(dir.path(), ports, &options))?;
         let mut p = Prosody {
             child: None,
             config,
-            c2s_port,
-            tls_port,
+            options,
+            ports,
             fingerprint,
             dir,
         };
         for (user, password) in users {
             p.register(user, password)?;
         }
-        p.resume().await?;
-        Ok(p)
+        for attempt in 1..=PORT_ATTEMPTS {
+            match p.spawn().await? {
+                Started::Ready => return Ok(p),
+                Started::PortTaken(line) => {
+                    p.stop();
+                    if attempt == PORT_ATTEMPTS {
+                        bail!("prosody found its ports taken {attempt} times; last: {line}");
+                    }
+                    p.ports = Ports::pick()?;
+                    std::fs::write(&p.config, config_text(p.dir.path(), p.ports, &p.options))?;
+                }
+            }
+        }
+        bail!("prosody did not start")
     }
 
     /// Create an account on [`DOMAIN`] with `prosodyctl register`.
@@ -190,11 +387,43 @@ impl Prosody {
         Ok(())
     }
 
-    /// Start (again) on the same ports and data, and wait until it listens.
+    /// Start (again) on the same ports and data, and wait until it is ready.
     pub async fn resume(&mut self) -> Result<()> {
         if self.child.is_some() {
             return Ok(());
         }
+        match self.spawn().await? {
+            Started::Ready => Ok(()),
+            Started::PortTaken(line) => {
+                self.stop();
+                bail!("prosody could not get its ports back: {line}")
+            }
+        }
+    }
+
+    /// Give the server a new certificate (from a new CA): it is used from the
+    /// next start. Returns the new certificate's SHA-256 fingerprint.
+    pub fn new_certificate(&mut self) -> Result<String> {
+        self.fingerprint = write_certs(self.dir.path())?;
+        Ok(self.fingerprint.clone())
+    }
+
+    fn log_len(&self) -> usize {
+        std::fs::metadata(self.dir.path().join("prosody.log"))
+            .map(|m| m.len() as usize)
+            .unwrap_or(0)
+    }
+
+    /// The log written since byte `from`.
+    fn log_since(&self, from: usize) -> String {
+        let all = std::fs::read(self.dir.path().join("prosody.log")).unwrap_or_default();
+        String::from_utf8_lossy(all.get(from..).unwrap_or_default()).into_owned()
+    }
+
+    /// Start the process and wait until its log says every port is open and
+    /// it answers a stream header with its features.
+    async fn spawn(&mut self) -> Result<Started> {
+        let from = self.log_len();
         let out = std::fs::File::create(self.dir.path().join("prosody.out"))?;
         let child = Command::new("prosody")
             .arg("-F")
@@ -206,26 +435,70 @@ impl Prosody {
             .spawn()
             .context("start prosody")?;
         self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        for port in [self.c2s_port, self.tls_port] {
-            loop {
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
-                    break;
-                }
-                if let Some(c) = self.child.as_mut()
-                    && let Ok(Some(status)) = c.try_wait()
-                {
-                    bail!("prosody exited ({status}):\n{}", self.log());
-                }
-                if tokio::time::Instant::now() > deadline {
-                    bail!("prosody did not listen on {port}:\n{}", self.log());
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        let mut wanted = vec![
+            format!("Activated service 'c2s' on [127.0.0.1]:{}", self.ports.c2s),
+            format!(
+                "Activated service 'c2s_direct_tls' on [127.0.0.1]:{}",
+                self.ports.tls
+            ),
+        ];
+        if self.options.component.is_some() {
+            wanted.push(format!(
+                "Activated service 'component' on [127.0.0.1]:{}",
+                self.ports.component
+            ));
         }
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            let log = self.log_since(from);
+            if let Some(line) = log
+                .lines()
+                .find(|l| l.contains("Failed to open server port"))
+            {
+                return Ok(Started::PortTaken(line.to_string()));
+            }
+            if wanted.iter().all(|w| log.contains(w.as_str())) {
+                break;
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                self.child = None;
+                bail!("prosody exited ({status}):\n{}", self.log());
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("prosody did not open its ports:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match tokio::time::timeout_at(deadline, self.answers_stream()).await {
+            Ok(Ok(())) => Ok(Started::Ready),
+            Ok(Err(e)) => bail!(
+                "prosody does not answer a stream header: {e:#}\n{}",
+                self.log()
+            ),
+            Err(_) => bail!("prosody did not answer a stream header:\n{}", self.log()),
+        }
+    }
+
+    /// Open a client stream on the c2s port and read up to the stream features.
+    async fn answers_stream(&self) -> Result<()> {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.ports.c2s)).await?;
+        let header = format!(
+            "<?xml version='1.0'?><stream:stream to='{DOMAIN}' version='1.0' \
+             xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+        );
+        tcp.write_all(header.as_bytes()).await?;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("</stream:features>") {
+            let n = tcp.read(&mut buf).await?;
+            if n == 0 || seen.len() > 65536 {
+                bail!("no stream features: {}", String::from_utf8_lossy(&seen));
+            }
+            seen.extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+        tcp.write_all(b"</stream:stream>").await?;
         Ok(())
     }
 
@@ -261,19 +534,24 @@ impl Prosody {
         Ok(())
     }
 
-    /// The c2s port (plaintext with STARTTLS offered).
+    /// The c2s port (plaintext with STARTTLS offered, unless turned off).
     pub fn port(&self) -> u16 {
-        self.c2s_port
+        self.ports.c2s
     }
 
     /// The direct TLS port.
     pub fn tls_port(&self) -> u16 {
-        self.tls_port
+        self.ports.tls
+    }
+
+    /// The external component port (with [`ProsodyOptions::component`]).
+    pub fn component_port(&self) -> u16 {
+        self.ports.component
     }
 
     /// The c2s address.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.c2s_port))
+        SocketAddr::from(([127, 0, 0, 1], self.ports.c2s))
     }
 
     /// The test CA's certificate (PEM file).
@@ -297,7 +575,7 @@ impl Prosody {
     pub fn account_settings(&self) -> Vec<(String, String)> {
         vec![
             ("server".into(), "127.0.0.1".into()),
-            ("port".into(), self.c2s_port.to_string()),
+            ("port".into(), self.ports.c2s.to_string()),
             ("cafile".into(), self.ca_file().display().to_string()),
         ]
     }

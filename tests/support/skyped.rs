@@ -3,10 +3,14 @@
 //! ([`driver`]), a gateway with the Skype backend ([`gateway::SkypeGateway`]),
 //! and [`run_pair`] tying a `NAME-skyped.mock` / `NAME-bitlbee.mock` pair together.
 //!
+//! For tests of the backend alone, [`daemon::Daemon`] is a minimal skyped that
+//! logs anyone in, can drop its connections and change its certificate.
+//!
 //! A pair passes when the daemon side saw exactly its expected lines and the IRC
 //! side saw every expected substring in order. The replaying daemon knows the
 //! user `alice` with password `foo`, as the recordings assume.
 
+pub mod daemon;
 pub mod driver;
 pub mod gateway;
 pub mod replay;
@@ -17,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+pub use daemon::Daemon;
 pub use gateway::SkypeGateway;
 pub use replay::{Prepared, Replayer};
 pub use script::{DaemonStep, IrcStep, Vars};

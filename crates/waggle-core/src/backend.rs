@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::carry::Carry;
 use crate::ids::{AccountId, QuestionId, RoomId};
 use crate::settings::SettingDef;
 
@@ -641,7 +642,9 @@ impl EventSink {
 /// What a running account gets: its spec, its command queue and its event sink.
 ///
 /// The command receiver outlives one connection attempt, so commands queued while
-/// reconnecting are delivered once the account is back.
+/// reconnecting are delivered once the account is back. A backend may update
+/// `spec` as the account changes (a recorded fingerprint, an applied setting, a
+/// catch-up cursor) so that the next run uses the account's current state.
 #[derive(Debug)]
 pub struct AccountContext {
     /// The account to log in.
@@ -654,6 +657,8 @@ pub struct AccountContext {
     handled: watch::Receiver<u64>,
     /// Cancelled when the account is switched off or the gateway stops.
     pub cancel: CancellationToken,
+    /// What the backend's previous run kept for this one.
+    pub carry: Carry,
 }
 
 impl AccountContext {
@@ -677,6 +682,7 @@ impl AccountContext {
                 sink,
                 handled,
                 cancel,
+                carry: Carry::default(),
             },
             EventAck {
                 handled: handled_tx,

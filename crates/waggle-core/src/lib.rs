@@ -7,6 +7,7 @@
 //! runs no SQL and knows nothing of IRC.
 
 pub mod backend;
+pub mod carry;
 pub mod clock;
 pub mod history;
 pub mod ids;
@@ -16,7 +17,7 @@ pub mod settings;
 pub mod store;
 
 pub use backend::{
-    AccountContext, AccountSpec, Backend, BackendError, BackendEvent, Capabilities, Command,
+    AccountContext, AccountSpec, Backend, BackendError, BackendEvent, Capabilities, Carry, Command,
     Contact, Event, EventAck, EventSink, MessageIds, MessageKind, Occupant, Presence,
     PresenceState, Role, Secret, TypingState,
 };

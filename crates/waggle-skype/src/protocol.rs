@@ -159,6 +159,18 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
+/// At most the first `max` bytes of `text`, cut at a character boundary.
+pub fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// The lines of a message body, each cleaned, empty ones dropped.
 pub fn body_lines(body: &str) -> Vec<String> {
     body.split('\n')
@@ -359,6 +371,14 @@ mod tests {
             parse("ERROR 7 GET: invalid WHAT"),
             Reply::Error("7 GET: invalid WHAT".into())
         );
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncated("héllo", 2), "h");
+        assert_eq!(truncated("héllo", 3), "hé");
+        assert_eq!(truncated("hi", 10), "hi");
+        assert_eq!(truncated("☃", 1), "");
     }
 
     #[test]

@@ -14,10 +14,10 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::client::TlsStream;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, trace};
-use waggle_core::{AccountContext, Event};
+use waggle_core::{AccountContext, AccountSpec, Command, Event, SettingKind};
 
 use crate::codec::{LineCodec, LineError, MAX_LINE};
-use crate::config::{SkypeConfig, Trust};
+use crate::config::{SETTINGS, SkypeConfig, Trust};
 use crate::engine::{Engine, Out};
 use crate::error::SkypeError;
 use crate::protocol::{self, Reply};
@@ -119,7 +119,7 @@ async fn perform(
 
 async fn connect(cfg: &SkypeConfig) -> Result<(Stream, Option<String>), SkypeError> {
     let place = format!("{}:{}", cfg.server, cfg.port);
-    let connector = Connector::new(&cfg.trust)?;
+    let connector = Connector::new(&cfg.trust).await?;
     let tcp = timeout(
         CONNECT_TIMEOUT,
         TcpStream::connect((cfg.server.as_str(), cfg.port)),
@@ -141,6 +141,24 @@ fn read_error(e: LineError) -> SkypeError {
         LineError::TooLong { .. } => SkypeError::Protocol(e.to_string()),
         LineError::Io(e) => SkypeError::Network(format!("Error while reading from skyped: {e}")),
     }
+}
+
+/// Keep a setting applied while online in the account's spec, so that the
+/// next connection (an automatic reconnect) uses it; actions are not settings.
+fn remember_setting(spec: &mut AccountSpec, cmd: &Command) {
+    let Command::ApplySetting { key, value } = cmd else {
+        return;
+    };
+    let action = SETTINGS
+        .iter()
+        .any(|d| d.name == key.as_str() && d.kind == SettingKind::Action);
+    if action {
+        return;
+    }
+    match value {
+        Some(v) => spec.settings.insert(key.clone(), v.clone()),
+        None => spec.settings.remove(key),
+    };
 }
 
 /// Log in to skyped and serve the account until it is switched off or fails.
@@ -192,6 +210,8 @@ pub async fn run(ctx: &mut AccountContext, keepalive: Duration) -> Result<(), Sk
         }
     }
     if first_use && let Some(fp) = fingerprint {
+        // Pinned from now on, reconnects included.
+        ctx.spec.settings.insert("fingerprint".into(), fp.clone());
         ctx.emit(Event::SettingChanged {
             key: "fingerprint".into(),
             value: fp,
@@ -231,7 +251,10 @@ pub async fn run(ctx: &mut AccountContext, keepalive: Duration) -> Result<(), Sk
             // Commands wait until the login is confirmed.
             cmd = ctx.commands.recv(), if engine.is_online() => match cmd {
                 None => return Ok(()),
-                Some(cmd) => engine.on_command(cmd),
+                Some(cmd) => {
+                    remember_setting(&mut ctx.spec, &cmd);
+                    engine.on_command(cmd);
+                }
             },
             _ = sleep_until(deadline) => {
                 if ping_sent.is_some() {

@@ -38,8 +38,12 @@ const WORDING: Wording = Wording {
     },
 };
 
-fn load_cafile(path: &Path) -> Result<RootCertStore, SkypeError> {
-    let certs = waggle_tls::read_cafile(path).map_err(|e| SkypeError::Config(e.to_string()))?;
+/// The CA certificates of a cafile, read off the async workers with
+/// [`waggle_tls::load_cafile`]'s checks.
+async fn load_cafile(path: &Path) -> Result<RootCertStore, SkypeError> {
+    let certs = waggle_tls::load_cafile(path.to_path_buf())
+        .await
+        .map_err(|e| SkypeError::Config(e.to_string()))?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
@@ -60,11 +64,11 @@ pub struct Connector {
 
 impl Connector {
     /// A connector trusting skyped's certificate as `trust` says.
-    pub fn new(trust: &Trust) -> Result<Connector, SkypeError> {
+    pub async fn new(trust: &Trust) -> Result<Connector, SkypeError> {
         let trust = match trust {
             Trust::Pinned(hash) => waggle_tls::Trust::Pinned(hash.clone()),
             Trust::FirstUse => waggle_tls::Trust::FirstUse,
-            Trust::Ca(path) => waggle_tls::Trust::Roots(load_cafile(path)?),
+            Trust::Ca(path) => waggle_tls::Trust::Roots(load_cafile(path).await?),
         };
         let seen = Arc::new(Mutex::new(Seen::default()));
         let config = waggle_tls::client_config(trust, WORDING, seen.clone()).map_err(|e| {
@@ -119,11 +123,15 @@ fn classify(e: &io::Error) -> SkypeError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn connectors_for_each_trust() {
-        assert!(Connector::new(&Trust::FirstUse).is_ok());
-        assert!(Connector::new(&Trust::Pinned(vec![1; 32])).is_ok());
-        let missing = Connector::new(&Trust::Ca("/nonexistent/ca.pem".into()));
+    #[tokio::test]
+    async fn connectors_for_each_trust() {
+        assert!(Connector::new(&Trust::FirstUse).await.is_ok());
+        assert!(Connector::new(&Trust::Pinned(vec![1; 32])).await.is_ok());
+        let missing = Connector::new(&Trust::Ca("/nonexistent/ca.pem".into())).await;
         assert!(matches!(missing, Err(SkypeError::Config(_))));
+        match Connector::new(&Trust::Ca("/dev/zero".into())).await {
+            Err(SkypeError::Config(text)) => assert!(text.contains("not allowed"), "{text}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 }

@@ -6,20 +6,23 @@
 //!
 //! There is no way to switch checking off: even on first use the handshake
 //! signatures are verified, and the fingerprint seen is reported so it can be
-//! pinned. The backends word the refusals themselves (a [`Wording`]), read their
+//! pinned. A CA file an account names is read with the care a user-given path
+//! needs ([`read_cafile`]). The backends word the refusals themselves (a [`Wording`]), read their
 //! own settings and own their sockets; this crate depends on no Waggle crate
 //! and knows nothing of accounts, IRC or any IM protocol.
 
-use std::path::Path;
+mod cafile;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
+
+pub use cafile::{CafileError, MAX_CAFILE, load_cafile, read_cafile};
 
 /// The prefixes [`parse_fingerprint`] accepts before the hex digits.
 pub const FINGERPRINT_PREFIXES: &[&str] = &["sha256:", "SHA256:"];
@@ -78,42 +81,6 @@ pub fn system_roots() -> &'static [CertificateDer<'static>] {
         }
         found.certs
     })
-}
-
-/// Why a CA file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CafileError {
-    /// The file could not be opened or read.
-    #[error("Cannot read cafile {path}: {error}")]
-    Read {
-        /// The file, for display.
-        path: String,
-        /// What went wrong.
-        error: pem::Error,
-    },
-    /// The file holds something that is not PEM.
-    #[error("Cannot parse cafile {path}: {error}")]
-    Parse {
-        /// The file, for display.
-        path: String,
-        /// What went wrong.
-        error: pem::Error,
-    },
-}
-
-/// The PEM certificates in a CA file (possibly none).
-pub fn read_cafile(path: &Path) -> Result<Vec<CertificateDer<'static>>, CafileError> {
-    let shown = || path.display().to_string();
-    CertificateDer::pem_file_iter(path)
-        .map_err(|error| CafileError::Read {
-            path: shown(),
-            error,
-        })?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| CafileError::Parse {
-            path: shown(),
-            error,
-        })
 }
 
 /// What the verifier saw in one handshake.
@@ -344,7 +311,7 @@ mod tests {
             assert!(client_config(trust, WORDING, seen.clone()).is_ok());
         }
         assert!(matches!(
-            read_cafile(Path::new("/nonexistent/ca.pem")),
+            read_cafile(std::path::Path::new("/nonexistent/ca.pem")),
             Err(CafileError::Read { .. })
         ));
     }

@@ -33,6 +33,7 @@ use xmpp_parsers::jid::Jid;
 use crate::config::{AccountConfig, Security};
 use crate::dns::{self, Dns};
 use crate::error::XmppError;
+use crate::limit::Limited;
 use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
 /// How long the TLS handshake may take.
@@ -94,8 +95,9 @@ impl AsyncWrite for Transport {
     }
 }
 
-/// The buffered transport the XML stream runs on.
-pub type XmppIo = BufStream<Transport>;
+/// The buffered transport the XML stream runs on, read with a bound on each
+/// stanza's size ([`Limited`]).
+pub type XmppIo = BufStream<Limited<Transport>>;
 
 /// An XML stream over our transport.
 pub type Stream = XmppStream<XmppIo>;
@@ -147,14 +149,14 @@ impl std::fmt::Debug for Target {
 impl Target {
     /// The target for an account's configuration; without a `server` setting
     /// the server is looked up through `dns`.
-    pub fn for_account(cfg: &AccountConfig, dns: &Dns) -> Result<Target, XmppError> {
+    pub async fn for_account(cfg: &AccountConfig, dns: &Dns) -> Result<Target, XmppError> {
         let seen = Arc::new(Mutex::new(TlsObservation::default()));
         let policy = TlsPolicy {
             verify: cfg.tls_verify,
             cafile: cfg.cafile.clone(),
             fingerprint: cfg.fingerprint.clone(),
         };
-        let tls = client_config(&policy, seen.clone())?;
+        let tls = client_config(&policy, seen.clone()).await?;
         let endpoint = match &cfg.server {
             Some(host) => Endpoint::Server {
                 host: host.clone(),
@@ -221,7 +223,7 @@ impl Target {
             id: None,
         };
         initiate_stream(
-            BufStream::new(io),
+            BufStream::new(Limited::new(io)),
             xmpp_parsers::ns::JABBER_CLIENT,
             header,
             timeouts,
@@ -322,7 +324,7 @@ async fn starttls(mut stream: Stream) -> Result<TcpStream, XmppError> {
             }
         }
     }
-    match stream.into_inner().into_inner() {
+    match stream.into_inner().into_inner().into_inner() {
         Transport::Plain(tcp) => Ok(tcp),
         Transport::Tls(_) => Err(XmppError::Protocol("STARTTLS inside TLS".into())),
     }
@@ -338,20 +340,20 @@ pub struct XmppConnector {
 impl XmppConnector {
     /// A connector for an account's configuration (DNS per the system's
     /// configuration when it has no `server` setting).
-    pub fn new(cfg: &AccountConfig) -> Result<XmppConnector, XmppError> {
+    pub async fn new(cfg: &AccountConfig) -> Result<XmppConnector, XmppError> {
         Ok(XmppConnector {
-            target: Target::for_account(cfg, &Dns::System)?,
+            target: Target::for_account(cfg, &Dns::System).await?,
         })
     }
 
     /// A connector whose DNS lookups (SRV and addresses, when the account has
     /// no `server` setting) go to these name servers instead of the system's.
-    pub fn with_name_servers(
+    pub async fn with_name_servers(
         cfg: &AccountConfig,
         servers: Vec<SocketAddr>,
     ) -> Result<XmppConnector, XmppError> {
         Ok(XmppConnector {
-            target: Target::for_account(cfg, &Dns::NameServers(servers))?,
+            target: Target::for_account(cfg, &Dns::NameServers(servers)).await?,
         })
     }
 }

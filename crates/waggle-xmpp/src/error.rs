@@ -16,9 +16,13 @@ pub enum XmppError {
     /// The server's certificate was refused (never retried: someone must look at it).
     #[error("{0}")]
     Certificate(String),
-    /// The connection failed or dropped (retried).
+    /// The connection failed (retried).
     #[error("{0}")]
     Network(String),
+    /// The connection of a logged-in session dropped: a stream that can be
+    /// resumed (XEP-0198) is, else it is retried like [`XmppError::Network`].
+    #[error("{0}")]
+    Lost(String),
     /// The server broke the protocol (retried).
     #[error("{0}")]
     Protocol(String),
@@ -29,6 +33,20 @@ impl XmppError {
     pub fn io(context: &str, e: &io::Error) -> XmppError {
         XmppError::Network(format!("{context}: {e}"))
     }
+
+    /// A logged-in connection dropped (reading or writing failed); data the
+    /// server sent that we refuse to read (a stanza too large) is not a drop
+    /// but a protocol error: resuming would only get it again.
+    pub fn lost(context: &str, e: &io::Error) -> XmppError {
+        let too_large = e
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<crate::limit::TooLarge>().is_some());
+        if too_large {
+            XmppError::Protocol(format!("{context}: {e}"))
+        } else {
+            XmppError::Lost(format!("{context}: {e}"))
+        }
+    }
 }
 
 impl From<XmppError> for BackendError {
@@ -36,7 +54,7 @@ impl From<XmppError> for BackendError {
         match e {
             XmppError::Config(m) | XmppError::Certificate(m) => BackendError::Config(m),
             XmppError::Auth(m) => BackendError::Auth(m),
-            XmppError::Network(m) => BackendError::Network(m),
+            XmppError::Network(m) | XmppError::Lost(m) => BackendError::Network(m),
             XmppError::Protocol(m) => BackendError::Protocol(m),
         }
     }

@@ -8,7 +8,8 @@
 //! `Client`, so that a wrong password ends the attempt for good and a dropped
 //! connection is left to the core's reconnect supervisor.
 //!
-//! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`],
+//! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`]
+//! (with the stanza size bound of [`limit`]),
 //! [`login`], [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
 //! `waggle-core` and `waggle-tls` only; it knows nothing of IRC or the store.
@@ -18,8 +19,9 @@ pub mod connect;
 pub mod convert;
 pub mod dns;
 pub mod error;
+pub mod limit;
 pub mod login;
-mod session;
+pub(crate) mod session;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -34,6 +36,10 @@ pub use config::{AccountConfig, SETTINGS, Security};
 pub use connect::XmppConnector;
 pub use dns::Dns;
 pub use error::XmppError;
+
+/// What an account with `tls try` is told when the server offers no STARTTLS.
+pub const UNENCRYPTED_WARNING: &str =
+    "Warning: the server does not offer STARTTLS, so this connection is not encrypted (tls is try)";
 
 /// The XMPP client backend.
 #[derive(Debug)]
@@ -82,7 +88,7 @@ impl XmppBackend {
 
     async fn run_once(&self, ctx: &mut AccountContext) -> Result<(), XmppError> {
         let cfg = AccountConfig::from_spec(&ctx.spec)?;
-        let target = connect::Target::for_account(&cfg, &self.dns)?;
+        let target = connect::Target::for_account(&cfg, &self.dns).await?;
         let password = ctx.spec.password.0.clone();
         let online = {
             let ctx_ref: &AccountContext = ctx;
@@ -100,13 +106,25 @@ impl XmppBackend {
             && cfg.fingerprint.is_none()
             && let Some(fp) = seen.fingerprint
         {
+            // Pinned from now on, automatic reconnects included.
+            ctx.spec.settings.insert("fingerprint".into(), fp.clone());
             ctx.emit(Event::SettingChanged {
                 key: "fingerprint".into(),
                 value: fp,
             })
             .await;
         }
-        session::run(ctx, &cfg, online, &self.question_ids).await
+        if !online.encrypted && cfg.security == (Security::StartTls { required: false }) {
+            ctx.emit(Event::Notice {
+                text: UNENCRYPTED_WARNING.into(),
+            })
+            .await;
+        }
+        let link = session::Link {
+            dns: self.dns.clone(),
+            timeouts: self.timeouts,
+        };
+        session::run(ctx, &cfg, online, &link, &self.question_ids).await
     }
 }
 

@@ -25,7 +25,16 @@ use crate::connect::{Opened, Stream, Target, features};
 use crate::convert::condition_name;
 use crate::error::XmppError;
 
-const BIND_ID: &str = "waggle-bind";
+/// An authenticated stream, restarted, with the server's features read: ready
+/// to bind a resource, or to resume an earlier session (XEP-0198).
+pub struct Authenticated {
+    /// The stream.
+    pub stream: Stream,
+    /// What the server offers now.
+    pub features: StreamFeatures,
+    /// Whether the stream is encrypted.
+    pub encrypted: bool,
+}
 
 /// A logged-in, bound stream.
 pub struct Online {
@@ -35,6 +44,8 @@ pub struct Online {
     pub jid: FullJid,
     /// Whether the stream is encrypted.
     pub encrypted: bool,
+    /// Whether the server offers stream management (XEP-0198).
+    pub stream_management: bool,
 }
 
 /// Which SASL mechanisms we may try, given what the server offers.
@@ -100,6 +111,32 @@ where
     F: FnMut(&'static str) -> Fut + Send,
     Fut: Future<Output = ()> + Send,
 {
+    let auth = authenticate(cfg, password, target, timeouts, &mut progress).await?;
+    let stream_management = auth.features.stream_management.is_some();
+    let (stream, jid) = bind(auth.stream, &auth.features, &cfg.resource).await?;
+    tracing::info!(%jid, encrypted = auth.encrypted, stream_management, "bound");
+    progress("Authenticated, requesting buddy list").await;
+    Ok(Online {
+        stream,
+        jid,
+        encrypted: auth.encrypted,
+        stream_management,
+    })
+}
+
+/// Connect, authenticate with SASL and restart the stream; `progress` hears
+/// each step.
+pub async fn authenticate<F, Fut>(
+    cfg: &AccountConfig,
+    password: &str,
+    target: &Target,
+    timeouts: Timeouts,
+    mut progress: F,
+) -> Result<Authenticated, XmppError>
+where
+    F: FnMut(&'static str) -> Fut + Send,
+    Fut: Future<Output = ()> + Send,
+{
     let (offered, stream, encrypted) = match target.open(timeouts, &mut progress).await? {
         Opened::Pending(pending, encrypted) => {
             let (f, s) = features(*pending).await?;
@@ -156,12 +193,9 @@ where
         .await
         .map_err(|e| XmppError::io("Stream restart failed", &e))?;
     let (features, stream) = features(pending).await?;
-    let (stream, jid) = bind(stream, &features, &cfg.resource).await?;
-    tracing::info!(%jid, encrypted, "bound");
-    progress("Authenticated, requesting buddy list").await;
-    Ok(Online {
+    Ok(Authenticated {
         stream,
-        jid,
+        features,
         encrypted,
     })
 }
@@ -176,8 +210,9 @@ async fn bind(
             "The server offers no resource binding".into(),
         ));
     }
+    let bind_id = crate::session::random_id();
     let request = Stanza::Iq(Iq::from_set(
-        BIND_ID,
+        bind_id.clone(),
         BindQuery::new(Some(resource.to_string())),
     ));
     stream
@@ -198,13 +233,13 @@ async fn bind(
                 id,
                 payload: Some(payload),
                 ..
-            }))) if id == BIND_ID => {
+            }))) if id == bind_id => {
                 let bound = BindResponse::try_from(payload)
                     .map_err(|e| XmppError::Protocol(format!("Bad bind response: {e}")))?;
                 return Ok((stream, bound.jid));
             }
             Ok(XmppStreamElement::Stanza(Stanza::Iq(Iq::Error { id, error, .. })))
-                if id == BIND_ID =>
+                if id == bind_id =>
             {
                 return Err(XmppError::Protocol(format!(
                     "Resource binding refused: {}",

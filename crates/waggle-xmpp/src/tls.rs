@@ -52,7 +52,9 @@ const WORDING: Wording = Wording {
 };
 
 /// Build a client configuration for `policy`; the verifier reports into `seen`.
-pub fn client_config(
+/// The `cafile` is read off the async workers, with [`waggle_tls::load_cafile`]'s
+/// checks (a regular file of bounded size, nothing under `/dev`, `/proc`, `/sys`).
+pub async fn client_config(
     policy: &TlsPolicy,
     seen: Arc<Mutex<TlsObservation>>,
 ) -> Result<Arc<ClientConfig>, XmppError> {
@@ -62,8 +64,9 @@ pub fn client_config(
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(waggle_tls::system_roots().iter().cloned());
         if let Some(path) = &policy.cafile {
-            let certs =
-                waggle_tls::read_cafile(path).map_err(|e| XmppError::Config(e.to_string()))?;
+            let certs = waggle_tls::load_cafile(path.clone())
+                .await
+                .map_err(|e| XmppError::Config(e.to_string()))?;
             if certs.is_empty() {
                 return Err(XmppError::Config(format!(
                     "No certificate found in cafile {}",
@@ -100,8 +103,8 @@ mod tests {
         assert_eq!(parse_fingerprint(&format!("sha256:{hex}")), Some(want));
     }
 
-    #[test]
-    fn configs_build_for_every_mode() {
+    #[tokio::test]
+    async fn configs_build_for_every_mode() {
         let seen = Arc::new(Mutex::new(TlsObservation::default()));
         for policy in [
             TlsPolicy {
@@ -115,7 +118,7 @@ mod tests {
                 cafile: None,
             },
         ] {
-            assert!(client_config(&policy, seen.clone()).is_ok());
+            assert!(client_config(&policy, seen.clone()).await.is_ok());
         }
         let missing = TlsPolicy {
             verify: true,
@@ -123,8 +126,17 @@ mod tests {
             fingerprint: None,
         };
         assert!(matches!(
-            client_config(&missing, seen),
+            client_config(&missing, seen.clone()).await,
             Err(XmppError::Config(_))
         ));
+        let zero = TlsPolicy {
+            verify: true,
+            cafile: Some("/dev/zero".into()),
+            fingerprint: None,
+        };
+        match client_config(&zero, seen).await {
+            Err(XmppError::Config(text)) => assert!(text.contains("not allowed"), "{text}"),
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+        }
     }
 }

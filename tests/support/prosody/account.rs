@@ -1,6 +1,10 @@
-//! The XMPP backend driven directly, without IRC: an account run through
+//! A backend driven directly, without IRC (the XMPP backend unless a test
+//! gives another): an account run through
 //! `Backend::run` (one attempt) or the core's reconnect supervisor, with the
-//! test reading its events and sending it commands.
+//! test reading its events and sending it commands. The test plays the core:
+//! each event counts as handled (logged) as soon as it is read, unless the test
+//! holds the acknowledgements back ([`BackendAccount::hold_acks`]) to see what
+//! the backend does before the core is done with an event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,8 +51,12 @@ pub fn spec(prosody: &Prosody, user: &str, password: &str, extra: &[(&str, &str)
 /// A running account.
 pub struct BackendAccount {
     events: mpsc::Receiver<BackendEvent>,
-    /// Plays the core: every event is handled as soon as it is read.
+    /// Plays the core: every event is handled as soon as it is read, unless held.
     ack: EventAck,
+    /// Acknowledgements are held back: read events are not marked handled.
+    holding: bool,
+    /// The number of the last event read.
+    last_seq: u64,
     commands: mpsc::Sender<Command>,
     cancel: CancellationToken,
     task: Option<JoinHandle<Option<Result<(), BackendError>>>>,
@@ -68,12 +76,14 @@ impl BackendAccount {
             cancel,
             task: None,
             seen: vec![],
+            holding: false,
+            last_seq: 0,
         };
         (ctx, me)
     }
 
     /// One `Backend::run` of `spec`; [`BackendAccount::result`] gives its outcome.
-    pub fn run(backend: Arc<XmppBackend>, spec: AccountSpec) -> BackendAccount {
+    pub fn run<B: Backend>(backend: Arc<B>, spec: AccountSpec) -> BackendAccount {
         let (mut ctx, mut me) = Self::context(spec);
         me.task = Some(tokio::spawn(
             async move { Some(backend.run(&mut ctx).await) },
@@ -82,8 +92,8 @@ impl BackendAccount {
     }
 
     /// `spec` under the core's reconnect supervisor with a fixed `delay_secs` backoff.
-    pub fn supervised(
-        backend: Arc<XmppBackend>,
+    pub fn supervised<B: Backend>(
+        backend: Arc<B>,
         spec: AccountSpec,
         delay_secs: u64,
     ) -> BackendAccount {
@@ -126,6 +136,26 @@ impl BackendAccount {
         &self.seen
     }
 
+    /// From now on, events read are not marked handled (as if the core were
+    /// still logging them) until [`BackendAccount::release_acks`].
+    pub fn hold_acks(&mut self) {
+        self.holding = true;
+    }
+
+    /// Mark every event read so far handled, and each one read from now on.
+    pub fn release_acks(&mut self) {
+        self.holding = false;
+        self.ack.handled(self.last_seq);
+    }
+
+    fn read(&mut self, seq: u64, event: Event) {
+        self.last_seq = self.last_seq.max(seq);
+        if !self.holding {
+            self.ack.handled(seq);
+        }
+        self.seen.push(event);
+    }
+
     /// Wait for an event matching `f`; earlier ones are kept in [`BackendAccount::seen`].
     pub async fn expect<F: Fn(&Event) -> bool>(&mut self, what: &str, f: F) -> Result<Event> {
         let deadline = Instant::now() + EVENT_TIMEOUT;
@@ -134,8 +164,7 @@ impl BackendAccount {
             let got = tokio::time::timeout_at(deadline, self.events.recv()).await;
             match got {
                 Ok(Some(BackendEvent { seq, event: e, .. })) => {
-                    self.ack.handled(seq);
-                    self.seen.push(e.clone());
+                    self.read(seq, e.clone());
                     if f(&e) {
                         return Ok(e);
                     }
@@ -163,8 +192,7 @@ impl BackendAccount {
         match tokio::time::timeout(EVENT_TIMEOUT, task).await {
             Ok(Ok(Some(r))) => {
                 while let Ok(BackendEvent { seq, event: e, .. }) = self.events.try_recv() {
-                    self.ack.handled(seq);
-                    self.seen.push(e);
+                    self.read(seq, e);
                 }
                 Ok(r)
             }

@@ -35,6 +35,8 @@ pub struct XmppContact {
     bound: Option<FullJid>,
     backlog: Vec<Stanza>,
     next_id: u64,
+    /// Queries (IQ gets) are handed to the test instead of refused.
+    queries: bool,
 }
 
 impl std::fmt::Debug for XmppContact {
@@ -80,7 +82,7 @@ impl XmppContact {
             archive_cursors: Default::default(),
         };
         let cfg = waggle_xmpp::AccountConfig::from_spec(&spec)?;
-        let connector = waggle_xmpp::XmppConnector::new(&cfg)?;
+        let connector = waggle_xmpp::XmppConnector::new(&cfg).await?;
         let client =
             Client::new_with_connector(jid.clone(), password, connector, Timeouts::tight());
         Self::online(client, jid).await
@@ -108,12 +110,35 @@ impl XmppContact {
                         bound,
                         backlog: vec![],
                         next_id: 0,
+                        queries: false,
                     });
                 }
                 Ok(Some(Event::Disconnected(e))) => bail!("{jid} could not log in: {e}"),
                 Ok(Some(Event::Stanza(_))) => {}
             }
         }
+    }
+
+    /// From now on, queries (IQ gets) sent to this contact are handed to the
+    /// test like other stanzas (to answer them itself) instead of refused.
+    pub fn take_queries(&mut self) {
+        self.queries = true;
+    }
+
+    /// The bodies of the messages received but not taken by an `expect` yet.
+    pub fn unread_bodies(&self) -> Vec<String> {
+        self.backlog
+            .iter()
+            .filter_map(|s| match s {
+                Stanza::Message(m) => m.get_best_body(vec![]).map(|(_, b)| b.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every stanza received but not taken by an `expect` yet.
+    pub fn unread(&self) -> &[Stanza] {
+        &self.backlog
     }
 
     /// The bare JID, `user@localhost`.
@@ -274,6 +299,9 @@ impl XmppContact {
                 .map_err(|_| anyhow!("timed out"))?
                 .ok_or_else(|| anyhow!("client ended"))?;
             match event {
+                Event::Stanza(Stanza::Iq(get @ Iq::Get { .. })) if self.queries => {
+                    return Ok(Stanza::Iq(get));
+                }
                 Event::Stanza(Stanza::Iq(Iq::Get { from, id, .. })) => {
                     let err = StanzaError::new(
                         ErrorType::Cancel,

@@ -44,15 +44,16 @@ pub struct Status {
     pub log: Vec<String>,
 }
 
-/// The certificate material of a replayer.
-struct Certs {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    fingerprint: String,
-    ca_pem: String,
+/// The certificate material of a test skyped.
+pub(crate) struct Certs {
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: PrivateKeyDer<'static>,
+    pub(crate) fingerprint: String,
+    pub(crate) ca_pem: String,
 }
 
-fn make_certs() -> Result<Certs> {
+/// A new test CA and a certificate it signed for `localhost` and `127.0.0.1`.
+pub(crate) fn make_certs() -> Result<Certs> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

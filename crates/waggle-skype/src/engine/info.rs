@@ -43,10 +43,15 @@ fn after_code(value: &str) -> &str {
     value.split_once(' ').map(|(_, name)| name).unwrap_or(value)
 }
 
+/// The longest profile field kept (a contact's ABOUT may come as many lines).
+const MAX_FIELD: usize = 16 * 1024;
+
 fn local_time(tz: &str, now: OffsetDateTime) -> Option<String> {
-    // Skype's TIMEZONE is the offset from UTC in seconds, plus 24 hours.
+    // Skype's TIMEZONE is the offset from UTC in seconds, plus 24 hours; no
+    // place on earth is more than a day away from UTC.
     let offset: i64 = tz.trim().parse().ok()?;
-    let t = now + time::Duration::seconds(offset - 86_400);
+    let offset = offset.checked_sub(86_400).filter(|o| o.abs() <= 86_400)?;
+    let t = now.checked_add(time::Duration::seconds(offset))?;
     Some(format!(
         "{:02}:{:02}:{:02}",
         t.hour(),
@@ -55,8 +60,10 @@ fn local_time(tz: &str, now: OffsetDateTime) -> Option<String> {
     ))
 }
 
-fn last_seen(ts: &str) -> Option<String> {
+fn last_seen(ts: &str, now: OffsetDateTime) -> Option<String> {
     let secs: i64 = ts.trim().parse().ok().filter(|s| *s > 0)?;
+    // A time in the future is a broken or hostile peer's: it was now at most.
+    let secs = secs.min(now.unix_timestamp());
     let t = OffsetDateTime::from_unix_timestamp(secs).ok()?;
     Some(format!(
         "{}. {:02}. {:02}. {:02}:{:02} UTC",
@@ -111,7 +118,10 @@ fn format(handle: &str, f: &BTreeMap<&'static str, String>, now: OffsetDateTime)
         "Local Time",
         get("TIMEZONE").and_then(|tz| local_time(tz, now)),
     );
-    push("Last Seen", get("LASTONLINETIMESTAMP").and_then(last_seen));
+    push(
+        "Last Seen",
+        get("LASTONLINETIMESTAMP").and_then(|t| last_seen(t, now)),
+    );
     if let Some((date, age)) = get("BIRTHDAY").and_then(|b| birthday(b, now.date())) {
         push("Birthday", Some(date));
         push("Age", Some(age.to_string()));
@@ -153,10 +163,13 @@ impl Engine {
         match fields.get_mut(field) {
             // ABOUT may come as several lines.
             Some(v) if field == "ABOUT" => {
-                v.push('\n');
-                v.push_str(value);
+                if v.len() + value.len() < MAX_FIELD {
+                    v.push('\n');
+                    v.push_str(value);
+                }
             }
             _ => {
+                let value = protocol::truncated(value, MAX_FIELD);
                 fields.insert(field, value.to_string());
             }
         }
@@ -206,6 +219,29 @@ mod tests {
         assert!(lines.contains(&"Country: Hungary"));
         assert!(lines.contains(&"Last Seen: 2013. 01. 12. 20:44 UTC"));
         assert!(lines.iter().any(|l| l.starts_with("Local Time: ")));
+    }
+
+    #[test]
+    fn absurd_times_do_not_panic() {
+        let now = OffsetDateTime::from_unix_timestamp(1_358_100_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(local_time("9223372036854775807", now), None);
+        assert_eq!(local_time("-9223372036854775808", now), None);
+        assert_eq!(local_time("999999999999", now), None);
+        assert_eq!(local_time("86400", now).as_deref(), Some("18:00:00"));
+        assert_eq!(
+            last_seen("253402300799000", now).as_deref(),
+            Some("2013. 01. 13. 18:00 UTC")
+        );
+        let mut f = BTreeMap::new();
+        f.insert("TIMEZONE", "99999999999999".to_string());
+        f.insert("LASTONLINETIMESTAMP", "99999999999999".to_string());
+        let text = format("bob", &f, now);
+        assert!(
+            text.contains("Last Seen: 2013. 01. 13. 18:00 UTC"),
+            "{text}"
+        );
+        assert!(!text.contains("Local Time"), "{text}");
     }
 
     #[test]

@@ -9,8 +9,14 @@ use super::Engine;
 use crate::protocol;
 
 /// How many messages may be half-known at once (bounds memory when skyped
-/// sends properties of messages we never complete).
-const MAX_PENDING: usize = 256;
+/// sends properties of messages we never complete: with [`MAX_BODY`], 16 MiB
+/// at most).
+const MAX_PENDING: usize = 64;
+/// The longest message body kept, in bytes (a long paste still arrives
+/// whole); the rest is cut off and marked.
+pub const MAX_BODY: usize = 256 * 1024;
+/// What marks a body that was cut.
+const CUT: &str = " [message cut]";
 
 /// A message whose properties are arriving.
 #[derive(Debug, Default)]
@@ -18,10 +24,29 @@ pub(super) struct Pending {
     from: Option<String>,
     /// One entry per line (skyped sends a multi-line body as several BODY lines).
     body: Vec<String>,
+    /// Bytes in `body`.
+    body_len: usize,
+    /// Lines were dropped or cut to keep the body within [`MAX_BODY`].
+    cut: bool,
     kind: Option<String>,
     edited: bool,
     /// A new message (to be marked seen), not an edit.
     received: bool,
+}
+
+impl Pending {
+    /// Add a line of the body, as far as [`MAX_BODY`] allows.
+    fn add_line(&mut self, line: &str) {
+        let room = MAX_BODY.saturating_sub(self.body_len);
+        if room == 0 {
+            self.cut = true;
+            return;
+        }
+        let kept = protocol::truncated(line, room);
+        self.cut |= kept.len() < line.len();
+        self.body_len += kept.len() + 1;
+        self.body.push(kept.to_string());
+    }
 }
 
 impl Engine {
@@ -60,7 +85,7 @@ impl Engine {
                     p.from = Some(value.trim().to_string());
                 }
             }
-            "BODY" => self.pending(id).body.push(value.to_string()),
+            "BODY" => self.pending(id).add_line(value),
             "TYPE" => {
                 if let Some(p) = self.chats.messages.get_mut(id) {
                     p.kind = Some(value.trim().to_string());
@@ -78,7 +103,10 @@ impl Engine {
         let (Some(from), Some(kind)) = (p.from, p.kind) else {
             return;
         };
-        let body = p.body.join("\n");
+        let mut body = p.body.join("\n");
+        if p.cut {
+            body.push_str(CUT);
+        }
         let room = self.chats.is_room(chat);
         match kind.as_str() {
             "SAID" | "EMOTED" => {

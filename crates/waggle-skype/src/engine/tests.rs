@@ -172,6 +172,32 @@ fn received_messages_are_fetched_delivered_and_marked_seen() {
 }
 
 #[test]
+fn huge_bodies_are_cut() {
+    let mut e = engine(&[]);
+    online(&mut e);
+    feed(&mut e, &["CHATMESSAGE 7 STATUS RECEIVED"]);
+    let long = format!("CHATMESSAGE 7 BODY {}", "é".repeat(20_000));
+    let mut input = vec!["CHATMESSAGE 7 FROM_HANDLE bob"];
+    input.extend(std::iter::repeat_n(long.as_str(), 20));
+    input.extend([
+        "CHATMESSAGE 7 TYPE SAID",
+        "CHATMESSAGE 7 CHATNAME #alice/$bob;1",
+    ]);
+    let out = feed(&mut e, &input);
+    let got = events(&out);
+    let [Event::MessageReceived { body, .. }] = got.as_slice() else {
+        panic!("one message expected: {out:?}")
+    };
+    assert!(
+        body.len() <= super::messages::MAX_BODY + 20,
+        "{}",
+        body.len()
+    );
+    assert!(body.ends_with("[message cut]"));
+    assert!(body.starts_with("éé"));
+}
+
+#[test]
 fn edits_get_the_prefix_and_emotes_are_actions() {
     let mut e = engine(&[("edit_prefix", "[edited]")]);
     online(&mut e);

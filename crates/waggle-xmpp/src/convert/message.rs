@@ -2,16 +2,18 @@
 
 use std::time::SystemTime;
 
-use waggle_core::{MessageKind, TypingState};
+use waggle_core::{MessageIds, MessageKind, TypingState};
 use xmpp_parsers::carbons;
 use xmpp_parsers::chatstates::ChatState;
 use xmpp_parsers::delay::Delay;
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
 use xmpp_parsers::muc::user::{Invite, MucUser};
 use xmpp_parsers::receipts;
 use xmpp_parsers::stanza_error::StanzaError;
+use xmpp_parsers::stanza_id::OriginId;
 
+use super::mam::{self, Archived};
 use super::muc::DirectInvite;
 use super::{error_text, outgoing_body, split_action, system_time};
 
@@ -32,6 +34,8 @@ pub struct Chat {
     pub typing: Option<TypingState>,
     /// The id to acknowledge, when the sender asked for a receipt.
     pub receipt_for: Option<String>,
+    /// Its ids: in our own archive, and the sender's.
+    pub ids: MessageIds,
 }
 
 /// A line in a room: a message, the subject, or both.
@@ -49,6 +53,8 @@ pub struct RoomLine {
     pub kind: MessageKind,
     /// When it was said (room history).
     pub sent_at: Option<SystemTime>,
+    /// Its ids: in the room's archive, and the sender's.
+    pub ids: MessageIds,
 }
 
 /// What an incoming message means.
@@ -76,6 +82,9 @@ pub enum Inbound {
         /// The error.
         text: String,
     },
+    /// A message an archive query returned (the session checks that it
+    /// comes from the archive it asked).
+    Archived(Archived),
     /// A headline or server announcement.
     Headline {
         /// Who sent it.
@@ -120,13 +129,24 @@ pub fn classify(mut msg: Message, me: &BareJid) -> Inbound {
                 .unwrap_or_else(|| "undefined-condition".into()),
         };
     }
+    // Archives are bare JIDs (our account, a room); a full JID is a client.
+    if msg.from.as_ref().is_none_or(|f| f.resource().is_none())
+        && let Some(a) = mam::archived(&msg)
+    {
+        return Inbound::Archived(a);
+    }
     let from_me = msg.from.as_ref().is_none_or(|f| f.to_bare() == *me);
     if from_me {
         if let Some(sent) = payload::<carbons::Sent>(&mut msg) {
-            return carbon(sent.forwarded.message, sent.forwarded.delay, true);
+            return carbon(sent.forwarded.message, sent.forwarded.delay, true, me);
         }
         if let Some(received) = payload::<carbons::Received>(&mut msg) {
-            return carbon(received.forwarded.message, received.forwarded.delay, false);
+            return carbon(
+                received.forwarded.message,
+                received.forwarded.delay,
+                false,
+                me,
+            );
         }
     }
     let Some(from) = msg.from.clone() else {
@@ -170,6 +190,7 @@ pub fn classify(mut msg: Message, me: &BareJid) -> Inbound {
     let body = best_body(&msg);
     match msg.type_ {
         MessageType::Groupchat => {
+            let ids = mam::ids(&msg, &from.to_bare());
             let subject = msg.get_best_subject(vec!["en", ""]).map(|(_, s)| s.clone());
             let (body, kind) = match body {
                 Some(b) => {
@@ -185,6 +206,7 @@ pub fn classify(mut msg: Message, me: &BareJid) -> Inbound {
                 subject,
                 kind,
                 sent_at,
+                ids,
             })
         }
         MessageType::Headline => match body {
@@ -195,6 +217,7 @@ pub fn classify(mut msg: Message, me: &BareJid) -> Inbound {
             None => Inbound::Nothing,
         },
         MessageType::Chat | MessageType::Normal | MessageType::Error => {
+            let ids = mam::ids(&msg, me);
             let typing = payload::<ChatState>(&mut msg).map(typing_of);
             let receipt_for = match (&body, payload::<receipts::Request>(&mut msg), &msg.id) {
                 (Some(_), Some(_), Some(id)) => Some(id.0.clone()),
@@ -218,13 +241,14 @@ pub fn classify(mut msg: Message, me: &BareJid) -> Inbound {
                 from_self: false,
                 typing,
                 receipt_for,
+                ids,
             })
         }
     }
 }
 
 /// A carbon copy (XEP-0280): `sent` ones are ours from another client.
-fn carbon(mut inner: Message, delay: Option<Delay>, sent: bool) -> Inbound {
+fn carbon(mut inner: Message, delay: Option<Delay>, sent: bool, me: &BareJid) -> Inbound {
     if inner.type_ == MessageType::Groupchat || inner.type_ == MessageType::Error {
         return Inbound::Nothing;
     }
@@ -237,6 +261,7 @@ fn carbon(mut inner: Message, delay: Option<Delay>, sent: bool) -> Inbound {
         return Inbound::Nothing;
     };
     let delay = delay.or_else(|| payload::<Delay>(&mut inner));
+    let ids = mam::ids(&inner, me);
     let typing = payload::<ChatState>(&mut inner).map(typing_of);
     let Some(body) = best_body(&inner) else {
         return match (sent, typing) {
@@ -248,6 +273,7 @@ fn carbon(mut inner: Message, delay: Option<Delay>, sent: bool) -> Inbound {
                 from_self: false,
                 typing: Some(t),
                 receipt_for: None,
+                ids: MessageIds::default(),
             }),
             _ => Inbound::Nothing,
         };
@@ -261,14 +287,76 @@ fn carbon(mut inner: Message, delay: Option<Delay>, sent: bool) -> Inbound {
         from_self: sent,
         typing: None,
         receipt_for: None,
+        ids,
     })
 }
 
-/// A one-to-one message (with an `<active/>` chat state, XEP-0085).
-pub fn chat(to: Jid, body: &str, kind: MessageKind) -> Message {
-    Message::chat(to)
+/// A message from our own archive as a chat: one we received, or (with
+/// `from_self`) one we sent from any client. Room messages and errors are not
+/// chats.
+pub fn archived_chat(a: Archived, me: &BareJid) -> Option<Chat> {
+    let inner = a.message;
+    if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {
+        return None;
+    }
+    let from_self = inner.from.as_ref().is_some_and(|f| f.to_bare() == *me);
+    let peer = if from_self {
+        inner.to.clone()
+    } else {
+        inner.from.clone()
+    }?;
+    let body = best_body(&inner)?;
+    let (body, kind) = split_action(&body);
+    Some(Chat {
+        peer,
+        body: Some(body),
+        kind,
+        sent_at: a.sent_at,
+        from_self,
+        typing: None,
+        receipt_for: None,
+        ids: MessageIds {
+            archive: Some(a.id),
+            origin: mam::origin_id(&inner),
+        },
+    })
+}
+
+/// A message from a room's archive as a room line (messages only: no subject).
+pub fn archived_room_line(a: Archived, room: &BareJid) -> Option<RoomLine> {
+    let inner = a.message;
+    if inner.type_ != MessageType::Groupchat {
+        return None;
+    }
+    let from = inner.from.clone()?;
+    if from.to_bare() != *room {
+        return None;
+    }
+    let body = best_body(&inner)?;
+    let (body, kind) = split_action(&body);
+    Some(RoomLine {
+        room: room.clone(),
+        nick: from.resource().map(|r| r.to_string()),
+        body: Some(body),
+        subject: None,
+        kind,
+        sent_at: a.sent_at,
+        ids: MessageIds {
+            archive: Some(a.id),
+            origin: mam::origin_id(&inner),
+        },
+    })
+}
+
+/// A one-to-one message (with an `<active/>` chat state, XEP-0085) under our
+/// id `id`, also sent as its origin-id (XEP-0359).
+pub fn chat(to: Jid, body: &str, kind: MessageKind, id: &str) -> Message {
+    let mut m = Message::chat(to)
         .with_body(Lang::new(), outgoing_body(body, kind))
         .with_payload(ChatState::Active)
+        .with_payload(OriginId { id: id.to_string() });
+    m.id = Some(Id(id.to_string()));
+    m
 }
 
 /// A standalone chat state notification.
@@ -286,9 +374,14 @@ pub fn receipt(to: Jid, id: String) -> Message {
     Message::chat(to).with_payload(receipts::Received { id })
 }
 
-/// A message to a room.
-pub fn groupchat(room: BareJid, body: &str, kind: MessageKind) -> Message {
-    Message::groupchat(Jid::from(room)).with_body(Lang::new(), outgoing_body(body, kind))
+/// A message to a room under our id `id`, also its origin-id: the room's
+/// copy back to us carries it.
+pub fn groupchat(room: BareJid, body: &str, kind: MessageKind, id: &str) -> Message {
+    let mut m = Message::groupchat(Jid::from(room))
+        .with_body(Lang::new(), outgoing_body(body, kind))
+        .with_payload(OriginId { id: id.to_string() });
+    m.id = Some(Id(id.to_string()));
+    m
 }
 
 /// A request to change a room's subject.
@@ -411,6 +504,28 @@ mod tests {
     }
 
     #[test]
+    fn archive_results_only_from_archives() {
+        let result = "<message xmlns='jabber:client' from='FROM' to='me@example.org/w'>\
+             <result xmlns='urn:xmpp:mam:2' queryid='q' id='A1'>\
+             <forwarded xmlns='urn:xmpp:forward:0'>\
+             <delay xmlns='urn:xmpp:delay' stamp='2010-07-10T23:08:25Z'/>\
+             <message xmlns='jabber:client' from='me@example.org/phone' to='bob@example.org' type='chat'>\
+             <body>sent elsewhere</body><origin-id xmlns='urn:xmpp:sid:0' id='o9'/></message>\
+             </forwarded></result></message>";
+        let Inbound::Archived(a) = parse(&result.replace("FROM", "me@example.org")) else {
+            panic!("not archived")
+        };
+        let c = archived_chat(a, &me()).expect("a chat");
+        assert!(c.from_self);
+        assert_eq!(c.peer.to_string(), "bob@example.org");
+        assert_eq!(c.ids.archive.as_deref(), Some("A1"));
+        assert_eq!(c.ids.origin.as_deref(), Some("o9"));
+        // A client can't pose as an archive.
+        let got = parse(&result.replace("FROM", "bob@example.org/pc"));
+        assert!(!matches!(got, Inbound::Archived(_)), "{got:?}");
+    }
+
+    #[test]
     fn room_lines() {
         let got = parse(
             "<message xmlns='jabber:client' from='room@conf.example.org/bob' type='groupchat'>\
@@ -429,11 +544,18 @@ mod tests {
             Jid::new("bob@example.org").expect("jid"),
             "hi",
             MessageKind::Action,
+            "gw-1",
         )
         .into();
         assert_eq!(
             m.get_child("body", "jabber:client").map(|b| b.text()),
             Some("/me hi".into())
+        );
+        assert_eq!(m.attr("id"), Some("gw-1"));
+        assert_eq!(
+            m.get_child("origin-id", xmpp_parsers::ns::SID)
+                .and_then(|o| o.attr("id")),
+            Some("gw-1")
         );
         let m: Element = subject(BareJid::new("r@c.example").expect("jid"), "T").into();
         assert_eq!(m.attr("type"), Some("groupchat"));

@@ -5,9 +5,11 @@
 //!   errors, room lines) and out.
 //! - [`presence`]: `<presence/>` in (contacts, subscriptions, room occupants) and out.
 //! - [`iq`]: roster, vCard, disco, blocking and the IQs we answer.
+//! - [`mam`]: message ids (XEP-0359) and archive queries and results (XEP-0313).
 //! - [`muc`]: payloads xmpp-parsers lacks (MUC admin/owner, XEP-0249 invites).
 
 pub mod iq;
+pub mod mam;
 pub mod message;
 pub mod muc;
 pub mod presence;
@@ -15,6 +17,7 @@ pub mod presence;
 use std::time::{Duration, SystemTime};
 
 use waggle_core::MessageKind;
+use waggle_core::clock::clamp_remote;
 use xmpp_parsers::date::DateTime;
 use xmpp_parsers::stanza_error::{DefinedCondition, StanzaError};
 
@@ -60,13 +63,24 @@ pub fn error_text(e: &StanzaError) -> String {
     }
 }
 
-/// An XEP-0082 timestamp as a system time.
+/// An XEP-0082 timestamp from the network as a system time, made sane with
+/// [`clamp_remote`]: a stamp in the future (or before 1970) becomes now.
 pub fn system_time(stamp: &DateTime) -> SystemTime {
+    remote_time(stamp, SystemTime::now())
+}
+
+/// [`system_time`] against a given `now`.
+pub fn remote_time(stamp: &DateTime, now: SystemTime) -> SystemTime {
     let millis = stamp.0.timestamp_millis();
-    if millis >= 0 {
-        SystemTime::UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs())
+    let magnitude = Duration::from_millis(millis.unsigned_abs());
+    let raw = if millis >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
     } else {
-        SystemTime::UNIX_EPOCH - Duration::from_millis(millis.unsigned_abs())
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    };
+    match raw {
+        Some(t) => clamp_remote(t, now),
+        None => now,
     }
 }
 
@@ -99,6 +113,21 @@ mod tests {
         );
         assert_eq!(split_action("/mew"), ("/mew".into(), MessageKind::Normal));
         assert_eq!(outgoing_body("waves", MessageKind::Action), "/me waves");
+    }
+
+    #[test]
+    fn absurd_stamps_become_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for stamp in [
+            "9999-12-31T23:59:59-23:59",
+            "2100-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let t: DateTime = stamp.parse().expect("date");
+            assert_eq!(remote_time(&t, now), now, "{stamp}");
+        }
+        let t: DateTime = "2023-11-14T22:13:19Z".parse().expect("date");
+        assert_eq!(remote_time(&t, now), now - Duration::from_secs(1));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `<presence/>` stanzas: contacts' availability, subscription requests, room
 //! occupants, and the presences we send.
 
+use std::time::SystemTime;
+
 use waggle_core::{PresenceState, Role};
+use xmpp_parsers::date::DateTime;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::muc::muc::{History, Muc};
 use xmpp_parsers::muc::user::{MucUser, Role as MucRole, Status};
@@ -222,11 +225,37 @@ pub fn subscription(to: BareJid, type_: Type) -> Presence {
     Presence::new(type_).with_to(to)
 }
 
-/// Enter a room as `nick`, with a password when it has one.
-pub fn join(occupant: FullJid, password: Option<&str>) -> Presence {
+/// How much of a room's history to ask for when entering it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backlog {
+    /// None: it comes from the room's archive instead.
+    Nothing,
+    /// The last few messages (a room entered for the first time).
+    Recent,
+    /// What was said since then (a room we were in before; at most a page).
+    Since(SystemTime),
+}
+
+/// How many messages of history a room is asked for at most.
+pub const HISTORY_STANZAS: u32 = 20;
+/// How many when asking for everything since a time.
+pub const HISTORY_SINCE_STANZAS: u32 = 100;
+
+/// Enter a room as `nick`, with a password when it has one, asking for `backlog`.
+pub fn join(occupant: FullJid, password: Option<&str>, backlog: &Backlog) -> Presence {
+    let history = match backlog {
+        Backlog::Nothing => History::new().with_maxstanzas(0),
+        Backlog::Recent => History::new().with_maxstanzas(HISTORY_STANZAS),
+        Backlog::Since(t) => {
+            let since = chrono::DateTime::<chrono::Utc>::from(*t);
+            History::new()
+                .with_maxstanzas(HISTORY_SINCE_STANZAS)
+                .with_since(DateTime(since.into()))
+        }
+    };
     let muc = Muc {
         password: password.map(str::to_string),
-        history: Some(History::new().with_maxstanzas(20)),
+        history: Some(history),
     };
     Presence::available().with_to(occupant).with_payload(muc)
 }

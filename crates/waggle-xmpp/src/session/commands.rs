@@ -1,12 +1,12 @@
 //! The core's commands carried out as stanzas.
 
-use waggle_core::{Command, Event, MessageKind, RoomId};
+use waggle_core::{Command, MessageKind, RoomId};
 use xmpp_parsers::disco::DiscoItemsQuery;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
 use xmpp_parsers::vcard::VCardQuery;
 
-use super::{Pending, Question, Session};
+use super::{Pending, Question, Session, random_id};
 use crate::convert::iq as iqc;
 use crate::convert::message as msg;
 use crate::convert::muc::AdminQuery;
@@ -18,12 +18,7 @@ impl Session<'_> {
     /// cannot be done is reported to the user as [`Event::Error`].
     pub(super) async fn command(&mut self, cmd: Command) -> Result<(), XmppError> {
         match cmd {
-            Command::SendMessage {
-                to,
-                body,
-                kind,
-                id: _,
-            } => {
+            Command::SendMessage { to, body, kind, id } => {
                 let Some(to) = self.jid(&to).await else {
                     return Ok(());
                 };
@@ -32,18 +27,20 @@ impl Session<'_> {
                 } else {
                     kind
                 };
-                self.send(msg::chat(to, &body, kind)).await
+                let id = id.unwrap_or_else(random_id);
+                self.send(msg::chat(to, &body, kind, &id)).await
             }
             Command::SendRoomMessage {
                 room,
                 body,
                 kind,
-                id: _,
+                id,
             } => {
                 let Some(jid) = self.joined_room(&room).await else {
                     return Ok(());
                 };
-                self.send(msg::groupchat(jid, &body, kind)).await
+                let id = id.unwrap_or_else(random_id);
+                self.send(msg::groupchat(jid, &body, kind, &id)).await
             }
             Command::SendTyping { to, state } => match Jid::new(&to) {
                 Ok(to) => self.send(msg::typing(to, state)).await,
@@ -62,8 +59,7 @@ impl Session<'_> {
                 let Some(jid) = self.bare_jid(&handle).await else {
                     return Ok(());
                 };
-                let id = self.new_id();
-                let set = iqc::roster_set(id, jid.clone(), group);
+                let set = iqc::roster_set(random_id(), jid.clone(), group);
                 self.iq(set, Pending::RosterSet(handle, true)).await?;
                 self.send(pres::subscription(jid, PresenceType::Subscribe))
                     .await
@@ -72,8 +68,7 @@ impl Session<'_> {
                 let Some(jid) = self.bare_jid(&handle).await else {
                     return Ok(());
                 };
-                let id = self.new_id();
-                let remove = iqc::roster_remove(id, jid);
+                let remove = iqc::roster_remove(random_id(), jid);
                 self.iq(remove, Pending::RosterSet(handle, false)).await
             }
             Command::Block { handle } => self.block(handle, true).await,
@@ -85,7 +80,7 @@ impl Session<'_> {
                 self.iq_get(Some(to), VCardQuery, Pending::VCard(handle))
                     .await
             }
-            Command::AnswerQuestion { id, accept } => match self.questions.remove(&id) {
+            Command::AnswerQuestion { id, accept } => match self.questions.answered(&id) {
                 Some(q) => self.answer_question(q, accept).await,
                 None => {
                     self.error("That request is no longer pending (the account reconnected)")
@@ -158,8 +153,16 @@ impl Session<'_> {
                 self.error("Raw XML is not supported").await;
                 Ok(())
             }
-            // XMPP lists no contact actions, and reads its settings at login.
-            Command::ContactAction { .. } | Command::ApplySetting { .. } => Ok(()),
+            // Settings are read at login: kept for the next one (a reconnect).
+            Command::ApplySetting { key, value } => {
+                match value {
+                    Some(v) => self.ctx.spec.settings.insert(key, v),
+                    None => self.ctx.spec.settings.remove(&key),
+                };
+                Ok(())
+            }
+            // XMPP lists no contact actions.
+            Command::ContactAction { .. } => Ok(()),
         }
     }
 
@@ -194,8 +197,7 @@ impl Session<'_> {
         let Some(jid) = self.jid(&handle).await else {
             return Ok(());
         };
-        let id = self.new_id();
-        let iq = iqc::block(id, jid, block);
+        let iq = iqc::block(random_id(), jid, block);
         self.iq(iq, Pending::Block(handle, block)).await
     }
 
@@ -205,12 +207,10 @@ impl Session<'_> {
                 self.send(pres::subscription(jid.clone(), PresenceType::Subscribed))
                     .await?;
                 if !self.roster.sees(&jid) {
-                    let id = self.question_id();
                     let text = format!(
                         "The user {jid} is not in your buddy list yet. Do you want to add him/her now?"
                     );
-                    self.questions.insert(id, Question::AddBack(jid));
-                    self.emit(Event::QuestionAsked { id, text }).await;
+                    self.ask(Question::AddBack(jid), text).await;
                 }
                 Ok(())
             }
@@ -219,8 +219,7 @@ impl Session<'_> {
                     .await
             }
             (Question::AddBack(jid), true) => {
-                let id = self.new_id();
-                let set = iqc::roster_set(id, jid.clone(), None);
+                let set = iqc::roster_set(random_id(), jid.clone(), None);
                 self.iq(set, Pending::RosterSet(jid.to_string(), true))
                     .await?;
                 self.send(pres::subscription(jid, PresenceType::Subscribe))
@@ -239,11 +238,7 @@ impl Session<'_> {
         let Some(contact) = self.jid(&handle).await else {
             return Ok(());
         };
-        let mut bytes = [0u8; 6];
-        if getrandom::fill(&mut bytes).is_err() {
-            bytes = self.next_id.to_le_bytes()[..6].try_into().unwrap_or([0; 6]);
-        }
-        let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let name: String = random_id().chars().take(12).collect();
         let me = self.me.node().map(|n| n.to_string()).unwrap_or_default();
         let local = format!("chat-{me}-{name}");
         let room = match BareJid::new(&format!("{local}@{}", service.domain())) {

@@ -1,25 +1,21 @@
 //! Stanzas from the server turned into events: one-to-one messages, contacts'
-//! presence and subscriptions, roster pushes, IQ answers and the IQs we answer.
+//! presence and subscriptions (IQs are in [`answers`](super::answers)).
+//! Presence is kept only for roster contacts, and a subscription request is
+//! asked once however often it comes, so no stranger can make the session
+//! grow.
 
 use tokio_xmpp::xmlstream::{StreamElementError, XmppStreamElement};
 use waggle_core::{Event, RoomId};
-use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::minidom::Element;
-use xmpp_parsers::ns;
 use xmpp_parsers::presence::Type as PresenceType;
-use xmpp_parsers::roster::{Roster as RosterQuery, Subscription};
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
-use xmpp_parsers::vcard::VCard;
 
 use super::roster::Resource;
-use super::{Pending, Question, Session};
-use crate::convert::iq as iqc;
+use super::{Question, Session};
 use crate::convert::message::{self as msg, Chat, Inbound};
 use crate::convert::presence::{self as pres, Kind};
-use crate::convert::{condition_name, error_text};
 use crate::error::XmppError;
 use crate::login::stream_error;
 
@@ -64,6 +60,7 @@ impl Session<'_> {
         match inbound {
             Inbound::Nothing => Ok(()),
             Inbound::Chat(c) => self.chat(c).await,
+            Inbound::Archived(a) => self.archived(a).await,
             Inbound::Room(line) => self.room_line(line).await,
             Inbound::Invite {
                 room,
@@ -72,7 +69,7 @@ impl Session<'_> {
                 password,
             } => {
                 if let Some(p) = password {
-                    self.invite_passwords.insert(room.clone(), p);
+                    self.remember_invite_password(room.clone(), p);
                 }
                 self.emit(Event::InvitedToRoom {
                     room: RoomId(room.to_string()),
@@ -105,7 +102,7 @@ impl Session<'_> {
 
     /// The handle a one-to-one peer is known by: the bare JID, or the full one
     /// for a private message from a room occupant.
-    fn peer_handle(&self, peer: &Jid) -> String {
+    pub(super) fn peer_handle(&self, peer: &Jid) -> String {
         let bare = peer.to_bare();
         if self.rooms.get(&bare).is_some() && peer.resource().is_some() {
             peer.to_string()
@@ -114,32 +111,15 @@ impl Session<'_> {
         }
     }
 
+    /// A live one-to-one message or chat state. Its receipt (XEP-0184) goes
+    /// out once the core has handled the message.
     async fn chat(&mut self, c: Chat) -> Result<(), XmppError> {
-        let handle = self.peer_handle(&c.peer);
-        if let Some(id) = c.receipt_for.clone() {
-            self.send(msg::receipt(c.peer.clone(), id)).await?;
+        if c.body.is_some() {
+            return self.chat_event(c, true).await;
         }
-        match c.body {
-            Some(body) => {
-                self.emit(Event::MessageReceived {
-                    from: handle,
-                    body,
-                    kind: c.kind,
-                    sent_at: c.sent_at,
-                    from_self: c.from_self,
-                    ids: Default::default(),
-                })
-                .await
-            }
-            None => {
-                if let Some(state) = c.typing {
-                    self.emit(Event::TypingChanged {
-                        from: handle,
-                        state,
-                    })
-                    .await
-                }
-            }
+        if let Some(state) = c.typing {
+            let from = self.peer_handle(&c.peer);
+            self.emit(Event::TypingChanged { from, state }).await;
         }
         Ok(())
     }
@@ -153,6 +133,9 @@ impl Session<'_> {
             return Ok(());
         }
         match p.kind {
+            // Presence from someone not on the roster is not kept.
+            Kind::Available { .. } | Kind::Unavailable { .. }
+                if self.roster.item(&bare).is_none() => {}
             Kind::Available {
                 show,
                 status,
@@ -177,7 +160,6 @@ impl Session<'_> {
                     let ok = pres::subscription(bare, PresenceType::Subscribed);
                     return self.send(ok).await;
                 }
-                let id = self.question_id();
                 let name = self
                     .roster
                     .item(&bare)
@@ -189,20 +171,19 @@ impl Session<'_> {
                     }
                     None => format!("The user {bare} wants to add you to his/her buddy list."),
                 };
-                self.questions.insert(id, Question::Subscribe(bare));
-                self.emit(Event::QuestionAsked { id, text }).await;
+                self.ask(Question::Subscribe(bare), text).await;
             }
             Kind::Subscribed => {
                 self.emit(Event::Notice {
                     text: format!("{bare} accepted your contact request"),
                 })
-                .await
+                .await;
             }
             Kind::Unsubscribed => {
                 self.emit(Event::Notice {
                     text: format!("{bare} refused or cancelled your contact request"),
                 })
-                .await
+                .await;
             }
             Kind::Unsubscribe | Kind::Probe => {}
             Kind::Error { text, .. } => {
@@ -213,199 +194,10 @@ impl Session<'_> {
     }
 
     /// Tell the core about a roster contact's current state.
-    async fn contact_changed(&self, jid: &BareJid) {
+    pub(super) async fn contact_changed(&self, jid: &BareJid) {
         if let Some(c) = self.roster.contact(jid) {
             self.emit(Event::ContactUpdated(c)).await;
         }
-    }
-
-    async fn iq_in(&mut self, iq: Iq) -> Result<(), XmppError> {
-        match iq {
-            Iq::Result { id, payload, .. } => self.answer(&id, Ok(payload)).await,
-            Iq::Error { id, error, .. } => self.answer(&id, Err(error)).await,
-            Iq::Get {
-                from, id, payload, ..
-            } => self.request(from, id, payload, false).await,
-            Iq::Set {
-                from, id, payload, ..
-            } => self.request(from, id, payload, true).await,
-        }
-    }
-
-    /// An IQ someone sent us: answer it.
-    async fn request(
-        &mut self,
-        from: Option<Jid>,
-        id: String,
-        payload: Element,
-        set: bool,
-    ) -> Result<(), XmppError> {
-        let trusted = from.as_ref().is_none_or(|f| *f == self.bare());
-        let mut reply = if set && trusted && payload.is("query", ns::ROSTER) {
-            if let Ok(push) = RosterQuery::try_from(payload) {
-                self.roster_push(push).await;
-            }
-            Iq::empty_result(self.bare().into(), id)
-        } else if !set && payload.is("ping", ns::PING) {
-            Iq::empty_result(self.bare().into(), id)
-        } else if !set && payload.is("query", ns::DISCO_INFO) {
-            let query = DiscoInfoQuery::try_from(payload).ok();
-            let mut info = iqc::disco_info(&self.cfg.user_agent);
-            info.node = query.and_then(|q| q.node);
-            Iq::from_result(id, Some(info))
-        } else if !set && payload.is("query", ns::VERSION) {
-            Iq::from_result(id, Some(iqc::version(&self.cfg.user_agent)))
-        } else {
-            let err = StanzaError::new(
-                ErrorType::Cancel,
-                DefinedCondition::ServiceUnavailable,
-                "en",
-                "",
-            );
-            Iq::from_error(id, err)
-        };
-        // Answer whoever asked (the server itself when there is no sender).
-        *reply.to_mut() = from;
-        self.send(reply).await
-    }
-
-    async fn roster_push(&mut self, push: RosterQuery) {
-        for item in push.items {
-            let jid = item.jid.clone();
-            if item.subscription == Subscription::Remove {
-                self.roster.remove(&jid);
-                self.emit(Event::ContactRemoved {
-                    handle: jid.to_string(),
-                })
-                .await;
-            } else {
-                self.roster.upsert(item);
-                self.contact_changed(&jid).await;
-            }
-        }
-    }
-
-    /// The answer to one of our IQs.
-    async fn answer(
-        &mut self,
-        id: &str,
-        result: Result<Option<Element>, StanzaError>,
-    ) -> Result<(), XmppError> {
-        let Some((why, _)) = self.pending.remove(id) else {
-            return Ok(());
-        };
-        match (why, result) {
-            (Pending::Roster, Ok(payload)) => {
-                let items = payload
-                    .and_then(|p| RosterQuery::try_from(p).ok())
-                    .map(|r| r.items)
-                    .unwrap_or_default();
-                self.roster.replace(items);
-                let jids: Vec<BareJid> = self.roster.items().map(|i| i.jid.clone()).collect();
-                for jid in jids {
-                    self.contact_changed(&jid).await;
-                }
-                self.logged_in().await?;
-            }
-            (Pending::Roster, Err(e)) => {
-                return Err(XmppError::Protocol(format!(
-                    "Could not get the buddy list: {}",
-                    error_text(&e)
-                )));
-            }
-            (Pending::RosterSet(handle, adding), Err(e)) => {
-                let what = if adding { "add" } else { "remove" };
-                self.error(format!("Could not {what} {handle}: {}", error_text(&e)))
-                    .await
-            }
-            (Pending::VCard(handle), result) => {
-                let mut lines = match result {
-                    Ok(Some(p)) => VCard::try_from(p)
-                        .map(|v| iqc::vcard_lines(&v))
-                        .unwrap_or_default(),
-                    Ok(None) => vec![],
-                    Err(e) => vec![format!(
-                        "No profile available ({})",
-                        condition_name(&e.defined_condition)
-                    )],
-                };
-                if let Ok(jid) = BareJid::new(&handle)
-                    && self.roster.item(&jid).is_some()
-                {
-                    lines.extend(self.roster.resource_lines(&jid));
-                }
-                if lines.is_empty() {
-                    lines.push("No profile available".into());
-                }
-                self.emit(Event::Info { handle, lines }).await;
-            }
-            (Pending::Block(handle, block), Err(e)) => {
-                let what = if block { "block" } else { "unblock" };
-                self.error(format!("Could not {what} {handle}: {}", error_text(&e)))
-                    .await
-            }
-            (Pending::ServerItems, Ok(Some(p))) => {
-                if let Ok(items) = DiscoItemsResult::try_from(p) {
-                    for item in items.items.into_iter().take(20) {
-                        let jid = item.jid.to_bare();
-                        self.iq_get(
-                            Some(item.jid),
-                            DiscoInfoQuery { node: None },
-                            Pending::ServiceInfo(jid),
-                        )
-                        .await?;
-                    }
-                }
-            }
-            (Pending::ServiceInfo(jid), Ok(Some(p))) => {
-                if self.muc_service.is_none()
-                    && DiscoInfoResult::try_from(p).is_ok_and(|i| iqc::is_muc_service(&i))
-                {
-                    tracing::debug!(service = %jid, "group chat service found");
-                    self.muc_service = Some(jid);
-                }
-            }
-            (Pending::RoomList(service), Ok(payload)) => {
-                let items = payload
-                    .and_then(|p| DiscoItemsResult::try_from(p).ok())
-                    .unwrap_or(DiscoItemsResult {
-                        node: None,
-                        items: vec![],
-                        rsm: None,
-                    });
-                for text in iqc::room_list_lines(&service, &items) {
-                    self.emit(Event::Notice { text }).await;
-                }
-            }
-            (Pending::RoomList(service), Err(e)) => {
-                self.error(format!(
-                    "Could not list the chatrooms on {service}: {}",
-                    error_text(&e)
-                ))
-                .await
-            }
-            (Pending::Kick(room, nick), Err(e)) => {
-                self.error(format!(
-                    "Could not kick {nick} from {room}: {}",
-                    error_text(&e)
-                ))
-                .await
-            }
-            (Pending::RoomConfig(room), Err(e)) => {
-                self.error(format!(
-                    "Could not configure new room {room}: {}",
-                    error_text(&e)
-                ))
-                .await
-            }
-            (Pending::Carbons, Err(e)) => {
-                tracing::debug!(error = %error_text(&e), "carbons not enabled");
-            }
-            (why, result) => {
-                tracing::trace!(?why, ok = result.is_ok(), "IQ answered");
-            }
-        }
-        Ok(())
     }
 }
 

@@ -1,36 +1,89 @@
-//! Group chats (XEP-0045): the rooms we are in or entering, their occupants, and
-//! the events their presences and messages become.
+//! Group chats (XEP-0045): the rooms we are in or entering, their occupants,
+//! and the events their presences become; their messages are in
+//! [`room_lines`](super::room_lines).
 //!
-//! A join is reported once it is complete: after our own presence (status 110)
-//! and the room's subject, which XEP-0045 sends last; history received in
-//! between is held back and delivered right after [`Event::RoomJoined`].
+//! Entering a room: first its features are asked for (does it keep an
+//! archive?), then the join asks for the history that fits: none when the
+//! room's archive will be read from the room's cursor, what was said since
+//! the last line seen when we were in it before, else the last few messages.
+//! A join is reported once complete: after our own presence (status 110) and
+//! the room's subject, which XEP-0045 sends last; history received in between
+//! is held back (a bounded amount) and delivered right after
+//! [`Event::RoomJoined`], then the room's archive is read if it is to be.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::SystemTime;
 
 use waggle_core::{Event, Occupant, RoomId};
+use xmpp_parsers::disco::DiscoInfoQuery;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::message::Message;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::stanza_error::StanzaError;
 
+use super::catchup::has_archive;
+use super::room_lines::HeldLine;
 use super::{Pending, Session};
-use crate::convert::message::{self as msg, RoomLine};
+use crate::convert::message as msg;
 use crate::convert::muc::InstantRoom;
-use crate::convert::presence::{self as pres, Kind};
+use crate::convert::presence::{self as pres, Backlog, Kind};
 use crate::error::XmppError;
 
 /// How many times a join is retried with a longer nick after a conflict.
 const NICK_RETRIES: u32 = 5;
+/// How many of our own room messages wait for a room to be entered again.
+const MAX_RESEND: usize = 50;
+/// How many rooms' last lines are remembered.
+const MAX_LAST_LINES: usize = 500;
+/// How much earlier than the last line seen a `<history since=…/>` starts.
+const SINCE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where we stand in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
+    /// Asking for its features before entering.
+    Probing,
     /// Join sent; `self_seen` once our own presence came back.
     Joining {
         /// Our presence came back.
         self_seen: bool,
     },
+    /// In the room, reading its archive (the query id, pages read);
+    /// live messages wait.
+    CatchingUp {
+        /// The query.
+        queryid: String,
+        /// Pages read so far.
+        pages: u32,
+    },
     /// In the room.
     Joined,
     /// Leave sent.
     Leaving,
+}
+
+/// The last lines seen in a room: where a `<history since=…/>` starts, and
+/// how the same lines coming again are recognised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastLine {
+    /// When the last one was said (or seen, for a live one).
+    pub at: Option<SystemTime>,
+    /// Hashes of who said what, the last few lines.
+    pub digests: VecDeque<u64>,
+}
+
+/// How many lines' hashes are kept per room.
+const DIGESTS: usize = 8;
+
+impl LastLine {
+    /// A line was seen.
+    pub fn push(&mut self, at: SystemTime, digest: u64) {
+        self.at = Some(at);
+        if self.digests.len() >= DIGESTS {
+            self.digests.pop_front();
+        }
+        self.digests.push_back(digest);
+    }
 }
 
 /// A room we are in or entering.
@@ -52,8 +105,12 @@ pub struct Room {
     pub occupants: BTreeMap<String, Occupant>,
     /// The subject.
     pub topic: Option<String>,
-    /// History held back until the join completes.
-    pub held: Vec<Event>,
+    /// The history asked for in the join.
+    pub backlog: Backlog,
+    /// Lines held back until the join (or the catch-up) completes.
+    pub held: VecDeque<HeldLine>,
+    /// The hold token of those lines (stream management waits for them).
+    pub hold: u64,
     /// Contacts to invite once joined (`chat with`).
     pub invite_on_join: Vec<Jid>,
     /// Join again (nick, password) once the pending leave is confirmed.
@@ -70,25 +127,77 @@ impl Room {
 #[derive(Debug, Default)]
 pub struct Rooms {
     map: HashMap<BareJid, Room>,
+    /// The last line seen in each room (kept across sessions).
+    last_lines: HashMap<BareJid, LastLine>,
+    /// Our messages to rooms to send once we are in them again.
+    resend: HashMap<BareJid, Vec<Message>>,
 }
 
 impl Rooms {
+    /// No rooms yet; the last lines a previous session saw.
+    pub fn with_last_lines(last_lines: HashMap<BareJid, LastLine>) -> Rooms {
+        Rooms {
+            last_lines,
+            ..Rooms::default()
+        }
+    }
+
+    /// The last lines seen, for the next session.
+    pub fn take_last_lines(&mut self) -> HashMap<BareJid, LastLine> {
+        std::mem::take(&mut self.last_lines)
+    }
+
+    /// The last line seen in `jid`.
+    pub fn last_line(&self, jid: &BareJid) -> Option<&LastLine> {
+        self.last_lines.get(jid)
+    }
+
+    /// Note a line seen in `jid`.
+    pub fn saw(&mut self, jid: &BareJid, at: SystemTime, digest: u64) {
+        if self.last_lines.len() >= MAX_LAST_LINES && !self.last_lines.contains_key(jid) {
+            return;
+        }
+        self.last_lines
+            .entry(jid.clone())
+            .or_default()
+            .push(at, digest);
+    }
+
     /// The room with this JID.
     pub fn get(&self, jid: &BareJid) -> Option<&Room> {
         self.map.get(jid)
     }
 
-    fn get_mut(&mut self, jid: &BareJid) -> Option<&mut Room> {
+    /// The room with this JID, to change.
+    pub fn get_mut(&mut self, jid: &BareJid) -> Option<&mut Room> {
         self.map.get_mut(jid)
+    }
+
+    /// Forget a room.
+    pub fn remove(&mut self, jid: &BareJid) -> Option<Room> {
+        self.map.remove(jid)
     }
 
     /// Our occupant JIDs in every room we are in.
     pub fn joined_occupant_jids(&self) -> Vec<FullJid> {
         self.map
             .values()
-            .filter(|r| r.phase == Phase::Joined)
+            .filter(|r| matches!(r.phase, Phase::Joined | Phase::CatchingUp { .. }))
             .filter_map(|r| r.occupant_jid())
             .collect()
+    }
+
+    /// Send `m` once we are in `room` again.
+    pub fn send_when_joined(&mut self, room: BareJid, m: Message) {
+        let queue = self.resend.entry(room).or_default();
+        if queue.len() < MAX_RESEND {
+            queue.push(m);
+        }
+    }
+
+    /// Our messages waiting for `room`.
+    pub fn take_resend(&mut self, room: &BareJid) -> Vec<Message> {
+        self.resend.remove(room).unwrap_or_default()
     }
 }
 
@@ -110,41 +219,84 @@ impl Session<'_> {
             room.invite_on_join.extend(invite);
             return Ok(());
         }
-        if let Some(room) = self.rooms.get(&jid)
-            && room.phase == Phase::Joined
+        if let Some(room) = self.rooms.get_mut(&jid)
+            && room.phase != Phase::Leaving
         {
-            let event = Event::RoomJoined {
-                room: id,
-                topic: room.topic.clone().filter(|t| !t.is_empty()),
-                occupants: room.occupants.values().cloned().collect(),
-            };
-            self.emit(event).await;
-            if let Some(to) = invite {
-                self.send(msg::invite(jid, to, None)).await?;
+            if matches!(room.phase, Phase::Joined | Phase::CatchingUp { .. }) {
+                let event = Event::RoomJoined {
+                    room: id,
+                    topic: room.topic.clone().filter(|t| !t.is_empty()),
+                    occupants: room.occupants.values().cloned().collect(),
+                };
+                self.emit(event).await;
+                if let Some(to) = invite {
+                    self.send(msg::invite(jid, to, None)).await?;
+                }
+            } else {
+                room.invite_on_join.extend(invite);
             }
             return Ok(());
         }
         let password = password.or_else(|| self.invite_passwords.get(&jid).cloned());
+        let hold = self.new_hold();
         let room = Room {
             id,
             jid: jid.clone(),
             nick,
             password,
             attempts: 0,
-            phase: Phase::Joining { self_seen: false },
+            phase: Phase::Probing,
             occupants: BTreeMap::new(),
             topic: None,
-            held: vec![],
+            backlog: Backlog::Recent,
+            held: VecDeque::new(),
+            hold,
             invite_on_join: invite.into_iter().collect(),
             rejoin: None,
         };
-        let Some(occupant) = room.occupant_jid() else {
+        if room.occupant_jid().is_none() {
             self.error(format!("Invalid nick {:?} for {jid}", room.nick))
                 .await;
             return Ok(());
+        }
+        self.rooms.map.insert(jid.clone(), room);
+        let to = Some(Jid::from(jid.clone()));
+        self.iq_get(to, DiscoInfoQuery { node: None }, Pending::RoomInfo(jid))
+            .await
+    }
+
+    /// A room's features came (or an error: a room that does not exist yet):
+    /// enter it, asking for the history that fits.
+    pub(super) async fn room_info(
+        &mut self,
+        jid: BareJid,
+        result: Result<Option<Element>, StanzaError>,
+    ) -> Result<(), XmppError> {
+        let archive = has_archive(&result);
+        // A little earlier than the last line: clocks differ; what comes
+        // twice is recognised.
+        let last = self
+            .rooms
+            .last_line(&jid)
+            .and_then(|l| l.at)
+            .map(|at| at.checked_sub(SINCE_MARGIN).unwrap_or(at));
+        let Some(room) = self.rooms.get_mut(&jid) else {
+            return Ok(());
         };
-        let join = pres::join(occupant, room.password.as_deref());
-        self.rooms.map.insert(jid, room);
+        if room.phase != Phase::Probing {
+            return Ok(());
+        }
+        let cursor = self.ctx.spec.archive_cursors.contains_key(&room.id.0);
+        room.backlog = match (archive && cursor, last) {
+            (true, _) => Backlog::Nothing,
+            (false, Some(at)) => Backlog::Since(at),
+            (false, None) => Backlog::Recent,
+        };
+        room.phase = Phase::Joining { self_seen: false };
+        let Some(occupant) = room.occupant_jid() else {
+            return Ok(());
+        };
+        let join = pres::join(occupant, room.password.as_deref(), &room.backlog);
         self.send(join).await
     }
 
@@ -153,11 +305,33 @@ impl Session<'_> {
         let Some(room) = self.rooms.get_mut(jid) else {
             return Ok(());
         };
+        if room.phase == Phase::Probing {
+            self.drop_room(jid);
+            return Ok(());
+        }
         room.phase = Phase::Leaving;
-        match room.occupant_jid() {
+        let occupant = room.occupant_jid();
+        self.release_held(jid);
+        match occupant {
             Some(occupant) => self.send(pres::leave(occupant)).await,
             None => Ok(()),
         }
+    }
+
+    /// Drop what a room held back (it will not be shown): the stanzas count
+    /// as handled.
+    fn release_held(&mut self, jid: &BareJid) {
+        if let Some(room) = self.rooms.get_mut(jid) {
+            room.held.clear();
+            let hold = room.hold;
+            self.sm.unblock(hold, self.ctx.emitted());
+        }
+    }
+
+    /// Forget a room and what it held back.
+    pub(super) fn drop_room(&mut self, jid: &BareJid) -> Option<Room> {
+        self.release_held(jid);
+        self.rooms.remove(jid)
     }
 
     /// A presence from a room or one of its occupants.
@@ -169,6 +343,7 @@ impl Session<'_> {
         let id = room.id.clone();
         let nick = p.from.resource().map(|r| r.to_string());
         let info = p.room.clone().unwrap_or_default();
+        let in_room = matches!(room.phase, Phase::Joined | Phase::CatchingUp { .. });
         match p.kind {
             Kind::Error { condition, text } => {
                 let joining = matches!(room.phase, Phase::Joining { .. });
@@ -177,13 +352,13 @@ impl Session<'_> {
                     room.nick.push('_');
                     let retry = room
                         .occupant_jid()
-                        .map(|o| pres::join(o, room.password.as_deref()));
+                        .map(|o| pres::join(o, room.password.as_deref(), &room.backlog));
                     tracing::debug!(room = %jid, nick = %room.nick, "nick taken, retrying");
                     if let Some(retry) = retry {
                         self.send(retry).await?;
                     }
                 } else if joining {
-                    self.rooms.map.remove(&jid);
+                    self.drop_room(&jid);
                     self.error(format!("Could not join {id}: {text}")).await;
                     self.emit(Event::RoomLeft {
                         room: id,
@@ -217,9 +392,9 @@ impl Session<'_> {
                                 .await?;
                         }
                     }
-                    Phase::Joined if changed => {
+                    _ if in_room && changed => {
                         self.emit(Event::OccupantUpdated { room: id, occupant })
-                            .await
+                            .await;
                     }
                     _ => {}
                 }
@@ -227,7 +402,6 @@ impl Session<'_> {
             Kind::Unavailable { status } => {
                 let Some(nick) = nick else { return Ok(()) };
                 let is_self = info.is_self || nick == room.nick;
-                let joined = room.phase == Phase::Joined;
                 if let Some(new) = info.new_nick.clone() {
                     if let Some(mut o) = room.occupants.remove(&nick) {
                         o.nick = new.clone();
@@ -235,7 +409,7 @@ impl Session<'_> {
                     }
                     if is_self {
                         room.nick = new;
-                    } else if joined {
+                    } else if in_room {
                         self.emit(Event::OccupantRenamed {
                             room: id,
                             old: nick,
@@ -262,20 +436,20 @@ impl Session<'_> {
                 };
                 if is_self {
                     let leaving = room.phase == Phase::Leaving;
-                    if let (true, Some((nick, password))) = (leaving, room.rejoin.take()) {
-                        let invites = std::mem::take(&mut room.invite_on_join);
-                        self.rooms.map.remove(&jid);
+                    let rejoin = if leaving { room.rejoin.take() } else { None };
+                    let invites = std::mem::take(&mut room.invite_on_join);
+                    self.drop_room(&jid);
+                    if let Some((nick, password)) = rejoin {
                         return self
                             .join_room(id, jid, nick, password, invites.into_iter().next())
                             .await;
                     }
-                    self.rooms.map.remove(&jid);
                     self.emit(Event::RoomLeft {
                         room: id,
                         reason: if leaving { None } else { why },
                     })
                     .await;
-                } else if joined {
+                } else if in_room {
                     let kicked_by = info.kicked.then(|| {
                         info.actor.clone().unwrap_or_else(|| {
                             jid.node().map(|n| n.to_string()).unwrap_or_default()
@@ -292,64 +466,6 @@ impl Session<'_> {
                 }
             }
             _ => {}
-        }
-        Ok(())
-    }
-
-    /// A message or subject in a room.
-    pub(super) async fn room_line(&mut self, line: RoomLine) -> Result<(), XmppError> {
-        let Some(room) = self.rooms.get_mut(&line.room) else {
-            return Ok(());
-        };
-        let id = room.id.clone();
-        let mut out = Vec::new();
-        let mut invites = Vec::new();
-        if let Some(body) = line.body {
-            let event = match &line.nick {
-                Some(nick) => Event::RoomMessage {
-                    room: id.clone(),
-                    from: nick.clone(),
-                    body,
-                    kind: line.kind,
-                    sent_at: line.sent_at,
-                    ids: Default::default(),
-                },
-                None => Event::Notice {
-                    text: format!("{id}: {body}"),
-                },
-            };
-            match room.phase {
-                Phase::Joining { .. } => room.held.push(event),
-                Phase::Joined => out.push(event),
-                Phase::Leaving => {}
-            }
-        }
-        if let Some(subject) = line.subject {
-            room.topic = Some(subject.clone());
-            match room.phase {
-                Phase::Joining { self_seen: true } => {
-                    room.phase = Phase::Joined;
-                    out.push(Event::RoomJoined {
-                        room: id,
-                        topic: Some(subject).filter(|s| !s.is_empty()),
-                        occupants: room.occupants.values().cloned().collect(),
-                    });
-                    out.append(&mut room.held);
-                    invites = std::mem::take(&mut room.invite_on_join);
-                }
-                Phase::Joined => out.push(Event::TopicChanged {
-                    room: id,
-                    by: line.nick,
-                    topic: subject,
-                }),
-                _ => {}
-            }
-        }
-        for event in out {
-            self.emit(event).await;
-        }
-        for to in invites {
-            self.send(msg::invite(line.room.clone(), to, None)).await?;
         }
         Ok(())
     }

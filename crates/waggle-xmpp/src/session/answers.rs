@@ -1,0 +1,220 @@
+//! The IQs around us: the queries others send us (answered at once) and the
+//! answers to ours, each matched to the query by its id and its sender.
+
+use waggle_core::Event;
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::roster::{Roster as RosterQuery, Subscription};
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use xmpp_parsers::vcard::VCard;
+
+use super::{Pending, Session};
+use crate::convert::iq as iqc;
+use crate::convert::{condition_name, error_text};
+use crate::error::XmppError;
+
+impl Session<'_> {
+    /// An IQ: a query to answer, or the answer to one of ours.
+    pub(super) async fn iq_in(&mut self, iq: Iq) -> Result<(), XmppError> {
+        match iq {
+            Iq::Result {
+                from, id, payload, ..
+            } => self.answer(&id, from.as_ref(), Ok(payload)).await,
+            Iq::Error {
+                from, id, error, ..
+            } => self.answer(&id, from.as_ref(), Err(error)).await,
+            Iq::Get {
+                from, id, payload, ..
+            } => self.request(from, id, payload, false).await,
+            Iq::Set {
+                from, id, payload, ..
+            } => self.request(from, id, payload, true).await,
+        }
+    }
+
+    /// An IQ someone sent us: answer it.
+    async fn request(
+        &mut self,
+        from: Option<Jid>,
+        id: String,
+        payload: Element,
+        set: bool,
+    ) -> Result<(), XmppError> {
+        let trusted = from.as_ref().is_none_or(|f| *f == self.bare());
+        let mut reply = if set && trusted && payload.is("query", ns::ROSTER) {
+            if let Ok(push) = RosterQuery::try_from(payload) {
+                self.roster_push(push).await;
+            }
+            Iq::empty_result(self.bare().into(), id)
+        } else if !set && payload.is("ping", ns::PING) {
+            Iq::empty_result(self.bare().into(), id)
+        } else if !set && payload.is("query", ns::DISCO_INFO) {
+            let query = DiscoInfoQuery::try_from(payload).ok();
+            let mut info = iqc::disco_info(&self.cfg.user_agent);
+            info.node = query.and_then(|q| q.node);
+            Iq::from_result(id, Some(info))
+        } else if !set && payload.is("query", ns::VERSION) {
+            Iq::from_result(id, Some(iqc::version(&self.cfg.user_agent)))
+        } else {
+            let err = StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "en",
+                "",
+            );
+            Iq::from_error(id, err)
+        };
+        // Answer whoever asked (the server itself when there is no sender).
+        *reply.to_mut() = from;
+        self.send(reply).await
+    }
+
+    async fn roster_push(&mut self, push: RosterQuery) {
+        for item in push.items {
+            let jid = item.jid.clone();
+            if item.subscription == Subscription::Remove {
+                self.roster.remove(&jid);
+                self.emit(Event::ContactRemoved {
+                    handle: jid.to_string(),
+                })
+                .await;
+            } else {
+                self.roster.upsert(item);
+                self.contact_changed(&jid).await;
+            }
+        }
+    }
+
+    /// The answer to one of our IQs, if `from` is whom we asked.
+    async fn answer(
+        &mut self,
+        id: &str,
+        from: Option<&Jid>,
+        result: Result<Option<Element>, StanzaError>,
+    ) -> Result<(), XmppError> {
+        let Some(why) = self.iqs.answer(id, from, &self.me) else {
+            return Ok(());
+        };
+        match (why, result) {
+            (Pending::AccountInfo, result) => self.account_info(result).await?,
+            (Pending::ArchivePage(queryid), result) => self.archive_page(queryid, result).await?,
+            (Pending::RoomInfo(room), result) => self.room_info(room, result).await?,
+            (Pending::RoomArchivePage(room, queryid), result) => {
+                self.room_archive_page(room, queryid, result).await?
+            }
+            (Pending::Roster, Ok(payload)) => {
+                let items = payload
+                    .and_then(|p| RosterQuery::try_from(p).ok())
+                    .map(|r| r.items)
+                    .unwrap_or_default();
+                self.roster.replace(items);
+                let jids: Vec<BareJid> = self.roster.items().map(|i| i.jid.clone()).collect();
+                for jid in jids {
+                    self.contact_changed(&jid).await;
+                }
+                self.logged_in().await?;
+            }
+            (Pending::Roster, Err(e)) => {
+                return Err(XmppError::Protocol(format!(
+                    "Could not get the buddy list: {}",
+                    error_text(&e)
+                )));
+            }
+            (Pending::RosterSet(handle, adding), Err(e)) => {
+                let what = if adding { "add" } else { "remove" };
+                self.error(format!("Could not {what} {handle}: {}", error_text(&e)))
+                    .await
+            }
+            (Pending::VCard(handle), result) => {
+                let mut lines = match result {
+                    Ok(Some(p)) => VCard::try_from(p)
+                        .map(|v| iqc::vcard_lines(&v))
+                        .unwrap_or_default(),
+                    Ok(None) => vec![],
+                    Err(e) => vec![format!(
+                        "No profile available ({})",
+                        condition_name(&e.defined_condition)
+                    )],
+                };
+                if let Ok(jid) = BareJid::new(&handle)
+                    && self.roster.item(&jid).is_some()
+                {
+                    lines.extend(self.roster.resource_lines(&jid));
+                }
+                if lines.is_empty() {
+                    lines.push("No profile available".into());
+                }
+                self.emit(Event::Info { handle, lines }).await;
+            }
+            (Pending::Block(handle, block), Err(e)) => {
+                let what = if block { "block" } else { "unblock" };
+                self.error(format!("Could not {what} {handle}: {}", error_text(&e)))
+                    .await
+            }
+            (Pending::ServerItems, Ok(Some(p))) => {
+                if let Ok(items) = DiscoItemsResult::try_from(p) {
+                    for item in items.items.into_iter().take(20) {
+                        let jid = item.jid.to_bare();
+                        self.iq_get(
+                            Some(item.jid),
+                            DiscoInfoQuery { node: None },
+                            Pending::ServiceInfo(jid),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            (Pending::ServiceInfo(jid), Ok(Some(p))) => {
+                if self.muc_service.is_none()
+                    && DiscoInfoResult::try_from(p).is_ok_and(|i| iqc::is_muc_service(&i))
+                {
+                    tracing::debug!(service = %jid, "group chat service found");
+                    self.muc_service = Some(jid);
+                }
+            }
+            (Pending::RoomList(service), Ok(payload)) => {
+                let items = payload
+                    .and_then(|p| DiscoItemsResult::try_from(p).ok())
+                    .unwrap_or(DiscoItemsResult {
+                        node: None,
+                        items: vec![],
+                        rsm: None,
+                    });
+                for text in iqc::room_list_lines(&service, &items) {
+                    self.emit(Event::Notice { text }).await;
+                }
+            }
+            (Pending::RoomList(service), Err(e)) => {
+                self.error(format!(
+                    "Could not list the chatrooms on {service}: {}",
+                    error_text(&e)
+                ))
+                .await
+            }
+            (Pending::Kick(room, nick), Err(e)) => {
+                self.error(format!(
+                    "Could not kick {nick} from {room}: {}",
+                    error_text(&e)
+                ))
+                .await
+            }
+            (Pending::RoomConfig(room), Err(e)) => {
+                self.error(format!(
+                    "Could not configure new room {room}: {}",
+                    error_text(&e)
+                ))
+                .await
+            }
+            (Pending::Carbons, Err(e)) => {
+                tracing::debug!(error = %error_text(&e), "carbons not enabled");
+            }
+            (why, result) => {
+                tracing::trace!(?why, ok = result.is_ok(), "IQ answered");
+            }
+        }
+        Ok(())
+    }
+}

@@ -146,7 +146,7 @@ impl Irc {
         loop {
             match TcpStream::connect(("127.0.0.1", port)) {
                 Ok(s) => {
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
                     return Irc {
                         reader: BufReader::new(s.try_clone().unwrap()),
                         writer: s,

@@ -9,6 +9,7 @@
 
 mod crypto;
 mod data;
+mod hosted;
 mod sqlite;
 mod users;
 

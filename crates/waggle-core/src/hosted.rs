@@ -143,6 +143,9 @@ pub trait HostedStore: Send + Sync + 'static {
     /// Which list a contact is on, if any.
     async fn list_of(&self, user: UserId, contact: &str) -> Result<Option<ListKind>, StoreError>;
 
+    /// Every contact on one of the user's lists.
+    async fn lists(&self, user: UserId) -> Result<Vec<(String, ListKind)>, StoreError>;
+
     /// Put a contact on a list (`None`: on neither).
     async fn set_list(
         &self,

@@ -156,6 +156,23 @@ impl HostedStore for SqliteStore {
         }))
     }
 
+    async fn lists(&self, user: UserId) -> Result<Vec<(String, ListKind)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT contact, kind FROM component_lists WHERE user_id = ? ORDER BY contact")
+                .bind(user.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(c, k)| match k.as_str() {
+                "block" => Some((c, ListKind::Block)),
+                "allow" => Some((c, ListKind::Allow)),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn set_list(
         &self,
         user: UserId,
@@ -356,6 +373,10 @@ mod tests {
         assert_eq!(
             s.list_of(alice, "eve@example.org").await.unwrap(),
             Some(ListKind::Allow)
+        );
+        assert_eq!(
+            s.lists(alice).await.unwrap(),
+            vec![("eve@example.org".to_string(), ListKind::Allow)]
         );
         s.set_profile(alice, "alice", "Alice L.").await.unwrap();
         s.set_inbox_key(alice, Some(&[7u8; 32])).await.unwrap();

@@ -21,6 +21,8 @@ pub struct Config {
     pub storage: Storage,
     /// Logging.
     pub log: Log,
+    /// The XMPP component; off when absent.
+    pub component: Option<crate::component::Section>,
 }
 
 /// `[server]`
@@ -169,6 +171,9 @@ impl Config {
         }
         if self.storage.database.as_os_str().is_empty() {
             bail!("storage.database must not be empty");
+        }
+        if let Some(c) = &self.component {
+            c.component_config()?;
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: {:?} is not a valid filter", self.log.level))?;

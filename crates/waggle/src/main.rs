@@ -4,6 +4,7 @@
 //! `user` subcommands manage gateway users in the same database, and
 //! `check-config` validates a configuration file.
 
+mod component;
 mod config;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -123,11 +124,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         listeners.push(l);
     }
+    let mut registry = protocols();
+    let component = component::start(
+        config.component.as_ref(),
+        Arc::new(store.clone()),
+        &mut registry,
+    )?;
     let gateway = waggle_irc::Gateway::new(
         server,
         Arc::new(store.clone()),
         Arc::new(waggle_irc::MemoryLog::default()),
-        protocols(),
+        registry,
     )?;
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
@@ -136,6 +143,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     info!("shutting down");
     shutdown.cancel();
     serving.await.context("the gateway task failed")?;
+    if let Some(c) = component {
+        c.stop().await;
+    }
     store.close().await;
     info!("stopped");
     Ok(())

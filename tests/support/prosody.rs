@@ -13,9 +13,11 @@
 //! - [`contact`]: [`XmppContact`], a tokio-xmpp client that plays a contact.
 //! - [`account`]: [`BackendAccount`], the backend driven directly (no IRC).
 //! - [`gateway`]: [`XmppGateway`], a real gateway with the XMPP backend.
+//! - [`component`]: [`ComponentGateway`], a real gateway with the XMPP component.
 //! - [`dns`]: [`Dnsmasq`], a DNS server on loopback with the records a test gives.
 
 pub mod account;
+pub mod component;
 pub mod contact;
 pub mod dns;
 pub mod gateway;
@@ -30,6 +32,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use sha2::{Digest, Sha256};
 
 pub use account::{BackendAccount, spec};
+pub use component::{ComponentGateway, GW_DOMAIN, SECRET};
 pub use contact::{XmppContact, befriend};
 pub use dns::Dnsmasq;
 pub use gateway::XmppGateway;
@@ -46,12 +49,33 @@ pub const DNS_DOMAIN: &str = "waggle.test";
 /// How long Prosody may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Which parts of Prosody a test wants beyond the plain server.
+#[derive(Debug, Clone, Default)]
+pub struct ProsodyOptions {
+    component: Option<(String, String)>,
+}
+
+impl ProsodyOptions {
+    /// An external component (XEP-0114) `domain` with `secret`, on
+    /// [`Prosody::component_port`].
+    pub fn component(mut self, domain: &str, secret: &str) -> Self {
+        self.component = Some((domain.to_string(), secret.to_string()));
+        self
+    }
+
+    /// Start a Prosody with these accounts (user name, password) on `localhost`.
+    pub async fn start(self, users: &[(&str, &str)]) -> Result<Prosody> {
+        Prosody::launch(self, users).await
+    }
+}
+
 /// A running (or stopped) Prosody.
 pub struct Prosody {
     child: Option<Child>,
     config: PathBuf,
     c2s_port: u16,
     tls_port: u16,
+    component_port: Option<u16>,
     fingerprint: String,
     dir: tempfile::TempDir,
 }
@@ -104,8 +128,15 @@ fn write_certs(dir: &Path) -> Result<String> {
     Ok(colon_hex(&Sha256::digest(cert.der().as_ref())))
 }
 
-fn config_text(dir: &Path, c2s: u16, tls: u16) -> String {
+fn config_text(dir: &Path, c2s: u16, tls: u16, component: Option<(&str, &str, u16)>) -> String {
     let d = dir.display();
+    let (component_ports, component) = match component {
+        Some((domain, secret, port)) => (
+            port.to_string(),
+            format!("Component \"{domain}\"\n    component_secret = \"{secret}\"\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
         r#"-- Written by the Waggle tests.
 pidfile = "{d}/prosody.pid"
@@ -118,7 +149,8 @@ local_interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
 c2s_direct_tls_ports = {{ {tls} }}
 s2s_ports = {{ }}
-component_ports = {{ }}
+component_ports = {{ {component_ports} }}
+component_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ }}
 https_ports = {{ }}
 modules_enabled = {{
@@ -136,26 +168,48 @@ VirtualHost "{DNS_DOMAIN}"
 Component "{MUC}" "muc"
     restrict_room_creation = false
     muc_room_default_public = true
-"#
+{component}"#
     )
 }
 
 impl Prosody {
     /// Start a Prosody with these accounts (user name, password) on `localhost`.
     pub async fn start(users: &[(&str, &str)]) -> Result<Prosody> {
+        Self::launch(ProsodyOptions::default(), users).await
+    }
+
+    /// Options to start a Prosody with more than the plain server.
+    pub fn options() -> ProsodyOptions {
+        ProsodyOptions::default()
+    }
+
+    async fn launch(options: ProsodyOptions, users: &[(&str, &str)]) -> Result<Prosody> {
         which("prosody")?;
         let dir = tempfile::tempdir().context("temporary directory")?;
         std::fs::create_dir_all(dir.path().join("data"))?;
         std::fs::create_dir_all(dir.path().join("certs"))?;
         let fingerprint = write_certs(dir.path())?;
         let (c2s_port, tls_port) = (free_port()?, free_port()?);
+        let component_port = match options.component {
+            Some(_) => Some(free_port()?),
+            None => None,
+        };
+        let component = options
+            .component
+            .as_ref()
+            .zip(component_port)
+            .map(|((d, s), port)| (d.as_str(), s.as_str(), port));
         let config = dir.path().join("prosody.cfg.lua");
-        std::fs::write(&config, config_text(dir.path(), c2s_port, tls_port))?;
+        std::fs::write(
+            &config,
+            config_text(dir.path(), c2s_port, tls_port, component),
+        )?;
         let mut p = Prosody {
             child: None,
             config,
             c2s_port,
             tls_port,
+            component_port,
             fingerprint,
             dir,
         };
@@ -207,7 +261,10 @@ impl Prosody {
             .context("start prosody")?;
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        for port in [self.c2s_port, self.tls_port] {
+        for port in [self.c2s_port, self.tls_port]
+            .into_iter()
+            .chain(self.component_port)
+        {
             loop {
                 if tokio::net::TcpStream::connect(("127.0.0.1", port))
                     .await
@@ -269,6 +326,11 @@ impl Prosody {
     /// The direct TLS port.
     pub fn tls_port(&self) -> u16 {
         self.tls_port
+    }
+
+    /// The external component port (0 without a component).
+    pub fn component_port(&self) -> u16 {
+        self.component_port.unwrap_or(0)
     }
 
     /// The c2s address.

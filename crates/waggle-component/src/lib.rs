@@ -25,6 +25,7 @@ pub mod error;
 pub mod jid;
 
 mod account;
+mod header;
 mod inbox;
 mod link;
 mod offline;
@@ -45,8 +46,9 @@ use waggle_core::{
 
 pub use config::{ComponentConfig, ConfigError};
 pub use error::{AccountError, LinkError};
+pub use shared::LinkState;
 
-use shared::{LinkState, Shared};
+use shared::Shared;
 
 /// The protocol name of component accounts (`account gw off`).
 pub const PROTOCOL: &str = "gw";
@@ -70,7 +72,7 @@ impl Component {
     ) -> Result<(Component, ComponentBackend), ConfigError> {
         let (out_tx, out_rx) = mpsc::channel(cfg.queue.max(16));
         let (farewell_tx, farewell_rx) = mpsc::unbounded_channel();
-        let (state_tx, state_rx) = watch::channel(LinkState::Down(None));
+        let (state_tx, state_rx) = watch::channel(LinkState::down());
         let domain = cfg.domain.clone();
         let shared = Shared::new(cfg, store, out_tx, farewell_tx, state_rx)
             .ok_or(ConfigError::Domain(domain))?;
@@ -101,6 +103,11 @@ impl std::fmt::Debug for ComponentBackend {
 }
 
 impl ComponentBackend {
+    /// Where the connection to the server stands, as it changes.
+    pub fn link_state(&self) -> watch::Receiver<LinkState> {
+        self.shared.state.clone()
+    }
+
     /// The JID of the gateway user `user`.
     pub fn jid_of(&self, user: &str) -> String {
         format!("{}@{}", jid::localpart(user), self.shared.cfg.domain)

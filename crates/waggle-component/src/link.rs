@@ -133,9 +133,11 @@ impl Link {
                 }
             };
             self.conn = None;
-            self.state
-                .send_replace(LinkState::Down(Some(error.to_string())));
             let delay = cfg.backoff.delay_with_jitter(attempt);
+            self.state.send_replace(LinkState::Down {
+                error: Some(error.to_string()),
+                retry_in: Some(delay),
+            });
             attempt = attempt.saturating_add(1);
             info!(
                 seconds = delay.as_secs(),
@@ -207,7 +209,7 @@ impl Link {
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, bye).await;
         self.conn = None;
-        self.state.send_replace(LinkState::Down(None));
+        self.state.send_replace(LinkState::down());
         info!("component disconnected");
     }
 

@@ -24,11 +24,26 @@ pub(crate) const RESOURCE: &str = "waggle";
 
 /// Where the connection to the server stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LinkState {
-    /// Not connected (yet, or any more): the last error, if any.
-    Down(Option<String>),
+pub enum LinkState {
+    /// Not connected (yet, or any more).
+    Down {
+        /// Why the last attempt failed or the connection ended.
+        error: Option<String>,
+        /// When the next attempt is made, after a failure.
+        retry_in: Option<Duration>,
+    },
     /// Connected; the number grows with each new connection.
     Up(u64),
+}
+
+impl LinkState {
+    /// Not connected, no error (yet).
+    pub(crate) fn down() -> LinkState {
+        LinkState::Down {
+            error: None,
+            retry_in: None,
+        }
+    }
 }
 
 /// How many subscription requests from strangers a user is asked at once, and

@@ -28,6 +28,7 @@ use xmpp_parsers::ns;
 
 use crate::config::ComponentConfig;
 use crate::error::LinkError;
+use crate::header::HeaderFix;
 
 /// The namespace of stream errors' conditions.
 const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
@@ -78,7 +79,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
 }
 
 /// The XML stream over the metered socket.
-pub(crate) type Xml = XmlStream<BufReader<Metered<TcpStream>>, Element>;
+pub(crate) type Xml = XmlStream<BufReader<Metered<HeaderFix<TcpStream>>>, Element>;
 
 /// An open, authenticated component stream.
 pub(crate) struct Connection {
@@ -119,7 +120,7 @@ pub(crate) async fn open(
         .map_err(|e| LinkError::Network(format!("cannot connect to {}: {e}", cfg.server())))?;
     let meter = Arc::new(AtomicUsize::new(0));
     let io = BufReader::new(Metered {
-        inner: tcp,
+        inner: HeaderFix::new(tcp),
         count: meter.clone(),
         limit: cfg.max_stanza,
     });

@@ -273,7 +273,7 @@ impl Account<'_> {
             let current = state.borrow_and_update().clone();
             match current {
                 LinkState::Up(_) => return true,
-                LinkState::Down(error) if !told => {
+                LinkState::Down { error, .. } if !told => {
                     told = true;
                     let text = match error {
                         Some(e) => format!(
@@ -286,7 +286,7 @@ impl Account<'_> {
                     };
                     self.emit(Event::LoginProgress { text }).await;
                 }
-                LinkState::Down(_) => {}
+                LinkState::Down { .. } => {}
             }
             tokio::select! {
                 _ = cancel.cancelled() => return false,
@@ -306,12 +306,12 @@ impl Account<'_> {
                 self.rejoin_rooms().await;
             }
             LinkState::Up(_) => {}
-            LinkState::Down(_) if self.synced.is_some() => {
+            LinkState::Down { .. } if self.synced.is_some() => {
                 self.synced = None;
                 self.all_contacts_offline().await;
                 self.rooms_lost().await;
             }
-            LinkState::Down(_) => {}
+            LinkState::Down { .. } => {}
         }
     }
 

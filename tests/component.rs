@@ -233,6 +233,316 @@ async fn the_domain_and_the_users_answer_disco_version_ping_and_vcard() {
             .as_deref(),
         Some("Test alice")
     );
-    let _ = Stanza::from(Iq::from_get("x", xmpp_parsers::ping::Ping));
-    let _ = (Show::Away, PresenceType::None, MUC);
+}
+
+/// Wait for a presence from alice's JID of `type_` (and `show`, for available ones).
+async fn alice_presence(
+    bob: &mut XmppContact,
+    type_: PresenceType,
+    show: Option<Show>,
+) -> xmpp_parsers::presence::Presence {
+    let from = alice_jid();
+    let s = bob
+        .expect(&format!("alice {type_:?} {show:?}"), |s| {
+            matches!(s, Stanza::Presence(p) if p.type_ == type_
+                && (type_ != PresenceType::None || p.show == show)
+                && p.from.as_ref().is_some_and(|f| f.to_bare().to_string() == from))
+        })
+        .await
+        .unwrap();
+    match s {
+        Stanza::Presence(p) => p,
+        _ => unreachable!(),
+    }
+}
+
+/// bob asks to see alice, alice says yes and adds him back, bob approves.
+async fn befriend_alice(alice: &mut IrcClient, bob: &mut XmppContact) {
+    bob.roster_add(&alice_jid(), Some("Alice"), None)
+        .await
+        .unwrap();
+    bob.presence_to(&alice_jid(), PresenceType::Subscribe)
+        .await
+        .unwrap();
+    alice
+        .expect("gw - New request: The user bob@localhost wants to add you to his/her buddy list.")
+        .await
+        .unwrap();
+    alice.send("PRIVMSG &bitlbee :yes").await.unwrap();
+    bob.expect_approval(&alice_jid()).await.unwrap();
+    alice
+        .expect("gw - New request: The user bob@localhost is not in your buddy list yet. Do you want to add him/her now?")
+        .await
+        .unwrap();
+    alice.send("PRIVMSG &bitlbee :yes").await.unwrap();
+    bob.expect_presence(&alice_jid(), PresenceType::Subscribe)
+        .await
+        .unwrap();
+    bob.presence_to(&alice_jid(), PresenceType::Subscribed)
+        .await
+        .unwrap();
+    alice
+        .expect("gw - bob@localhost accepted your contact request")
+        .await
+        .unwrap();
+    // bob's server tells alice bob's presence now that she may see it.
+    alice
+        .expect(pred("bob joins", |m| {
+            m.is("JOIN") && m.nick() == Some("bob")
+        }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn subscriptions_both_ways_and_alices_presence_as_bob_sees_it() {
+    let (_p, gw, mut alice, mut bob) = setup().await;
+    befriend_alice(&mut alice, &mut bob).await;
+    let p = alice_presence(&mut bob, PresenceType::None, None).await;
+    assert!(
+        p.payloads.iter().any(|c| c.is("c", xmpp_parsers::ns::CAPS)),
+        "presence carries caps"
+    );
+
+    alice.send("AWAY :out for lunch").await.unwrap();
+    let p = alice_presence(&mut bob, PresenceType::None, Some(Show::Away)).await;
+    assert_eq!(
+        p.statuses.values().next().map(String::as_str),
+        Some("out for lunch")
+    );
+    alice.send("AWAY").await.unwrap();
+    alice_presence(&mut bob, PresenceType::None, None).await;
+
+    // No client attached: extended away, with detach_away's text.
+    alice.quit().await.unwrap();
+    let p = alice_presence(&mut bob, PresenceType::None, Some(Show::Xa)).await;
+    assert_eq!(
+        p.statuses.values().next().map(String::as_str),
+        Some("Detached")
+    );
+    let mut alice = gw.identified("alice", "secret", false).await.unwrap();
+    alice_presence(&mut bob, PresenceType::None, None).await;
+
+    alice.root("account gw off").await.unwrap();
+    alice_presence(&mut bob, PresenceType::Unavailable, None).await;
+    alice
+        .root_wait("account gw on", "gw - Logging in: Logged in")
+        .await
+        .unwrap();
+    alice_presence(&mut bob, PresenceType::None, None).await;
+
+    // The roster survives: bob is still alice's contact, both ways.
+    let lines = alice.root("blist all").await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("bob@localhost")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn add_from_irc_asks_the_contact_and_a_refusal_is_told() {
+    let (p, _gw, mut alice, _bob) = setup().await;
+    let mut carol = XmppContact::connect(&p, "carol", PW).await.unwrap();
+    alice.root("add gw carol@localhost").await.unwrap();
+    carol
+        .expect_presence(&alice_jid(), PresenceType::Subscribe)
+        .await
+        .unwrap();
+    carol
+        .presence_to(&alice_jid(), PresenceType::Subscribed)
+        .await
+        .unwrap();
+    alice
+        .expect("gw - carol@localhost accepted your contact request")
+        .await
+        .unwrap();
+    alice
+        .expect(pred("carol joins", |m| {
+            m.is("JOIN") && m.nick() == Some("carol")
+        }))
+        .await
+        .unwrap();
+    carol
+        .presence_to(&alice_jid(), PresenceType::Unsubscribed)
+        .await
+        .unwrap();
+    alice
+        .expect("gw - carol@localhost refused or cancelled your contact request")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_blocked_stranger_is_refused_without_a_question() {
+    let (_p, _gw, mut alice, mut bob) = setup().await;
+    alice.root("block gw bob@localhost").await.unwrap();
+    bob.presence_to(&alice_jid(), PresenceType::Subscribe)
+        .await
+        .unwrap();
+    bob.expect_refusal(&alice_jid()).await.unwrap();
+    bob.say(&alice_jid(), "let me in").await.unwrap();
+    bob.expect_message("an error", |m| m.type_ == MessageType::Error)
+        .await
+        .unwrap();
+    let lines = alice.sync().await.unwrap();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("New request") || l.contains("let me in")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_while_alice_is_detached_is_shown_when_she_attaches() {
+    let (_p, gw, alice, mut bob) = setup().await;
+    alice.quit().await.unwrap();
+    let mut m = Message::chat(Jid::new(&alice_jid()).unwrap())
+        .with_body(Lang::new(), "are you there?".to_string());
+    m.id = Some(xmpp_parsers::message::Id("det-1".into()));
+    m.payloads.push(xmpp_parsers::receipts::Request.into());
+    bob.send(m).await.unwrap();
+    // The receipt comes once the message is logged: then alice attaches.
+    bob.expect_message("a receipt", |m| {
+        m.payloads
+            .iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS) && p.attr("id") == Some("det-1"))
+    })
+    .await
+    .unwrap();
+    let mut alice = gw.client("alice").await.unwrap();
+    alice
+        .send("PRIVMSG &bitlbee :identify secret")
+        .await
+        .unwrap();
+    alice
+        .expect(pred("the replayed message", |m| {
+            m.is("PRIVMSG") && m.nick() == Some("bob") && m.trailing().ends_with("are you there?")
+        }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_message_while_alice_is_not_running_waits_sealed_until_she_identifies() {
+    let (_p, mut gw, alice, mut bob) = setup().await;
+    alice.quit().await.unwrap();
+    gw.restart().await.unwrap();
+    // alice is not running now (no unattended key): her server keeps it.
+    let mut m = Message::chat(Jid::new(&alice_jid()).unwrap())
+        .with_body(Lang::new(), "sent while you were away".to_string());
+    m.id = Some(xmpp_parsers::message::Id("off-1".into()));
+    m.payloads.push(xmpp_parsers::receipts::Request.into());
+    bob.send(m).await.unwrap();
+    // Stanzas from bob are handled in order: once her vCard is answered (by
+    // her server, the gateway), the message is kept.
+    let vcard = result_payload(
+        bob.iq(get(&alice_jid(), "<vCard xmlns='vcard-temp'/>"))
+            .await
+            .unwrap(),
+    );
+    assert!(vcard.has_child("NICKNAME", "vcard-temp"));
+    let mut alice = gw.client("alice").await.unwrap();
+    alice
+        .send("PRIVMSG &bitlbee :identify secret")
+        .await
+        .unwrap();
+    alice
+        .expect(pred("the kept message", |m| {
+            m.is("PRIVMSG")
+                && m.nick() == Some("bob")
+                && m.trailing().ends_with("sent while you were away")
+        }))
+        .await
+        .unwrap();
+    // Delivered now, so the receipt comes now.
+    bob.expect_message("a receipt", |m| {
+        m.payloads
+            .iter()
+            .any(|p| p.is("received", xmpp_parsers::ns::RECEIPTS) && p.attr("id") == Some("off-1"))
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_room_joined_through_the_component_messages_both_ways_and_topic() {
+    let (_p, _gw, mut alice, mut bob) = setup().await;
+    let room = format!("lounge@{MUC}");
+    bob.join_room(&room, "bob").await.unwrap();
+    alice
+        .root(&format!("chat add gw {room} #lounge"))
+        .await
+        .unwrap();
+    alice.send("JOIN #lounge").await.unwrap();
+    alice
+        .expect(pred("alice joins #lounge", |m| {
+            m.is("JOIN") && m.param(0) == "#lounge" && m.nick() == Some("alice")
+        }))
+        .await
+        .unwrap();
+    let names = alice.expect_numeric("353").await.unwrap();
+    assert!(names.contains("bob"), "{names}");
+    // bob sees alice come in, as alice@gw.localhost/waggle's occupant.
+    bob.expect("alice in the room", |s| {
+        matches!(s, Stanza::Presence(p) if p.from.as_ref().is_some_and(|f| f.to_string() == format!("{room}/alice")))
+    })
+    .await
+    .unwrap();
+    bob.room_say(&room, "welcome alice").await.unwrap();
+    alice
+        .expect(pred("bob in #lounge", |m| {
+            m.is("PRIVMSG")
+                && m.param(0) == "#lounge"
+                && m.nick() == Some("bob")
+                && m.trailing() == "welcome alice"
+        }))
+        .await
+        .unwrap();
+    alice.send("PRIVMSG #lounge :thanks bob").await.unwrap();
+    let said = bob
+        .expect_message("alice in the room", |m| {
+            m.type_ == MessageType::Groupchat
+                && m.from
+                    .as_ref()
+                    .is_some_and(|f| f.resource().is_some_and(|r| r.as_str() == "alice"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        said.get_best_body(vec![]).map(|(_, b)| b.as_str()),
+        Some("thanks bob")
+    );
+    let mut subject = Message::groupchat(Jid::new(&room).unwrap());
+    subject.subjects.insert(Lang::new(), "today: tests".into());
+    bob.send(subject).await.unwrap();
+    alice
+        .expect(pred("the topic", |m| {
+            m.is("TOPIC") && m.param(0) == "#lounge" && m.trailing() == "today: tests"
+        }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn after_a_prosody_restart_the_component_reconnects_and_sends_presence_again() {
+    let (mut p, mut gw, mut alice, mut bob) = setup().await;
+    befriend_alice(&mut alice, &mut bob).await;
+    alice_presence(&mut bob, PresenceType::None, None).await;
+    drop(bob);
+    p.stop();
+    gw.wait_failed().await.unwrap();
+    p.resume().await.unwrap();
+    gw.wait_connected().await.unwrap();
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    // bob's server probes alice, or the component re-sends: either way bob
+    // sees her available again.
+    alice_presence(&mut bob, PresenceType::None, None).await;
+    bob.say(&alice_jid(), "back?").await.unwrap();
+    alice
+        .expect(pred("bob's message after the restart", |m| {
+            m.is("PRIVMSG") && m.nick() == Some("bob") && m.trailing() == "back?"
+        }))
+        .await
+        .unwrap();
 }

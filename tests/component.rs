@@ -525,16 +525,25 @@ async fn a_room_joined_through_the_component_messages_both_ways_and_topic() {
 }
 
 #[tokio::test]
-async fn after_a_prosody_restart_the_component_reconnects_and_sends_presence_again() {
+async fn after_a_prosody_restart_the_component_reconnects_sends_what_was_queued_and_presence_again()
+{
     let (mut p, mut gw, mut alice, mut bob) = setup().await;
     befriend_alice(&mut alice, &mut bob).await;
     alice_presence(&mut bob, PresenceType::None, None).await;
     drop(bob);
     p.stop();
     gw.wait_failed().await.unwrap();
+    // Sent while the server is down: kept in the queue, sent once connected
+    // (and kept by bob's server until he is back).
+    alice.send("PRIVMSG bob :queued while down").await.unwrap();
+    alice.sync().await.unwrap();
     p.resume().await.unwrap();
     gw.wait_connected().await.unwrap();
     let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    assert_eq!(
+        bob.expect_body(&alice_jid()).await.unwrap(),
+        "queued while down"
+    );
     // bob's server probes alice, or the component re-sends: either way bob
     // sees her available again.
     alice_presence(&mut bob, PresenceType::None, None).await;
@@ -545,4 +554,17 @@ async fn after_a_prosody_restart_the_component_reconnects_and_sends_presence_aga
         }))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_quiet_link_stays_up_on_keepalive_pings() {
+    let p = prosody(&[]).await;
+    let keepalive = std::time::Duration::from_secs(1);
+    let gw = ComponentGateway::start_with_keepalive(&p, keepalive)
+        .await
+        .unwrap();
+    // Silence for several keepalive periods: without the pings (to our own
+    // domain, through the server) the link would be given up and reopened.
+    tokio::time::sleep(keepalive * 5).await;
+    assert_eq!(gw.link_state(), Some(waggle_component::LinkState::Up(1)));
 }

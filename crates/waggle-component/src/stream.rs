@@ -254,6 +254,28 @@ mod tests {
         assert!(inner.is_some(), "a nested stanza keeps its namespace");
     }
 
+    #[tokio::test]
+    async fn reading_past_the_limit_since_the_last_element_fails() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut a, b) = tokio::io::duplex(4096);
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut m = Metered {
+            inner: b,
+            count: count.clone(),
+            limit: 1000,
+        };
+        a.write_all(&[b'x'; 800]).await.expect("write");
+        let mut buf = vec![0u8; 800];
+        m.read_exact(&mut buf).await.expect("under the limit");
+        // A complete element resets the count.
+        count.store(0, Ordering::Relaxed);
+        a.write_all(&[b'x'; 800]).await.expect("write");
+        m.read_exact(&mut buf).await.expect("under the limit again");
+        a.write_all(&[b'x'; 800]).await.expect("write");
+        let err = m.read_exact(&mut buf).await.expect_err("over the limit");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
     #[test]
     fn stream_errors_read_as_a_line() {
         let el: Element = "<error xmlns='http://etherx.jabber.org/streams'>\

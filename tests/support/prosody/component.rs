@@ -41,6 +41,7 @@ pub struct ComponentGateway {
     run: Option<Run>,
     port: u16,
     secret: String,
+    keepalive: Option<Duration>,
     db_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -53,6 +54,20 @@ impl ComponentGateway {
         Ok(gw)
     }
 
+    /// Start with the component pinging the server after `keepalive` of
+    /// silence (and giving up after as long again), and wait until connected.
+    pub async fn start_with_keepalive(
+        prosody: &Prosody,
+        keepalive: Duration,
+    ) -> Result<ComponentGateway> {
+        let mut gw = Self::start_with_secret(prosody, SECRET).await?;
+        gw.halt().await?;
+        gw.keepalive = Some(keepalive);
+        gw.launch().await?;
+        gw.wait_connected().await?;
+        Ok(gw)
+    }
+
     /// Start with `secret` (not waiting for the connection).
     pub async fn start_with_secret(prosody: &Prosody, secret: &str) -> Result<ComponentGateway> {
         let dir = tempfile::tempdir().context("temporary directory")?;
@@ -60,6 +75,7 @@ impl ComponentGateway {
             run: None,
             port: prosody.component_port(),
             secret: secret.to_string(),
+            keepalive: None,
             db_path: dir.path().join("waggle.db"),
             _dir: dir,
         };
@@ -76,6 +92,9 @@ impl ComponentGateway {
         let mut cfg =
             ComponentConfig::new(GW_DOMAIN, &format!("127.0.0.1:{}", self.port), &self.secret)?;
         cfg.backoff = "1".parse()?;
+        if let Some(k) = self.keepalive {
+            cfg.keepalive = k;
+        }
         let (component, backend) = Component::new(cfg, store.clone())?;
         let state = backend.link_state();
         let mut registry = ProtocolRegistry::new();
@@ -96,6 +115,11 @@ impl ComponentGateway {
 
     fn run(&self) -> Result<&Run> {
         self.run.as_ref().context("the gateway is stopped")
+    }
+
+    /// The component's link state now.
+    pub fn link_state(&self) -> Option<LinkState> {
+        self.run.as_ref().map(|r| r.state.borrow().clone())
     }
 
     /// Wait until the component's connection is up.

@@ -243,7 +243,7 @@ impl Account<'_> {
         }
         if self.key.is_none() {
             self.emit(Event::Notice {
-                text: "This account has no key, so messages that arrive while you are signed out of the gateway are refused; `account <tag> del' and identify again to get one".into(),
+                text: "This account has no key (its password was deleted), so messages that arrive while you are not signed in to the gateway are refused; the gateway makes a new key the next time it loads your accounts".into(),
             })
             .await;
         }

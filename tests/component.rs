@@ -90,6 +90,28 @@ async fn handshake_with_the_right_secret_and_a_clear_error_with_a_wrong_one() {
 }
 
 #[tokio::test]
+async fn every_registered_user_has_a_gw_account_nobody_can_add_one() {
+    let (_p, _gw, mut alice, _bob) = setup().await;
+    alice
+        .root_expect(
+            "account list",
+            &format!("0 (gw): gw, {} (connected)", alice_jid()),
+        )
+        .await
+        .unwrap();
+    alice
+        .root_expect("account add gw bob@gw.localhost x", "made by the gateway")
+        .await
+        .unwrap();
+    let lines = alice.root("account list").await.unwrap();
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("(gw")).count(),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_xmpp_user_messages_alice_and_gets_her_reply_from_irc() {
     let (_p, _gw, mut alice, mut bob) = setup().await;
     let mut m = Message::chat(Jid::new(&alice_jid()).unwrap())
@@ -337,6 +359,11 @@ async fn subscriptions_both_ways_and_alices_presence_as_bob_sees_it() {
         lines.iter().any(|l| l.contains("bob@localhost")),
         "{lines:?}"
     );
+
+    // A gateway that stops says goodbye.
+    let mut gw = gw;
+    gw.halt().await.unwrap();
+    alice_presence(&mut bob, PresenceType::Unavailable, None).await;
 }
 
 #[tokio::test]

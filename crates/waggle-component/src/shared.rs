@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     pub farewell: mpsc::UnboundedSender<Vec<Stanza>>,
     pub state: watch::Receiver<LinkState>,
     question_ids: AtomicU64,
-    strangers: Mutex<HashMap<UserId, (f64, Instant)>>,
+    strangers: Mutex<HashMap<UserId, Bucket>>,
 }
 
 impl Shared {
@@ -132,12 +132,35 @@ impl Shared {
     pub fn stranger_allowed(&self, user: UserId) -> bool {
         let mut map = self.strangers.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let (tokens, at) = map.entry(user).or_insert((STRANGER_BURST, now));
-        let refill = now.duration_since(*at).as_secs_f64() / STRANGER_REFILL.as_secs_f64();
-        *tokens = (*tokens + refill).min(STRANGER_BURST);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        map.entry(user)
+            .or_insert_with(|| Bucket::new(now))
+            .take(now)
+    }
+}
+
+/// A token bucket: [`STRANGER_BURST`] at once, one more every [`STRANGER_REFILL`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(now: Instant) -> Bucket {
+        Bucket {
+            tokens: STRANGER_BURST,
+            at: now,
+        }
+    }
+
+    /// Take a token at `now`, if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill =
+            now.saturating_duration_since(self.at).as_secs_f64() / STRANGER_REFILL.as_secs_f64();
+        self.tokens = (self.tokens + refill).min(STRANGER_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
             true
         } else {
             false
@@ -219,5 +242,20 @@ pub(crate) fn bounce(s: &Stanza, error: StanzaError) -> Option<Stanza> {
             Some(reply.into())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strangers_get_five_questions_at_once_then_one_a_minute() {
+        let start = Instant::now();
+        let mut b = Bucket::new(start);
+        assert_eq!((0..7).filter(|_| b.take(start)).count(), 5);
+        assert!(!b.take(start + Duration::from_secs(30)));
+        assert!(b.take(start + Duration::from_secs(61)));
+        assert!(!b.take(start + Duration::from_secs(62)));
     }
 }

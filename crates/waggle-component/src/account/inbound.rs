@@ -172,7 +172,6 @@ impl Account<'_> {
         receipt.from = Some(self.me_jid());
         self.acks
             .push_back((seq, AfterAck::Send(Box::new(receipt.into()))));
-        self.handled();
     }
 
     /// A message taken from the inbox.

@@ -202,7 +202,7 @@ impl Account<'_> {
                 Step::Command(Some(cmd)) => self.command(cmd).await,
                 Step::Stanza(Some(s)) => self.stanza(s).await,
                 Step::Link => self.link_changed().await,
-                Step::Handled => self.handled(),
+                Step::Handled => self.handled().await,
             }
         }
     }
@@ -316,7 +316,7 @@ impl Account<'_> {
     }
 
     /// Do what waited for events the core has now handled.
-    fn handled(&mut self) {
+    async fn handled(&mut self) {
         let done = self.ctx.handled();
         let mut dropped = Vec::new();
         while self.acks.front().is_some_and(|(seq, _)| *seq <= done) {
@@ -330,14 +330,10 @@ impl Account<'_> {
                 AfterAck::DropInbox(row) => dropped.push(row),
             }
         }
-        if !dropped.is_empty() {
-            let store = self.shared.store.clone();
-            let user = self.user;
-            tokio::spawn(async move {
-                if let Err(e) = store.inbox_delete(user, &dropped).await {
-                    tracing::warn!(error = %e, "deleting delivered inbox messages failed");
-                }
-            });
+        if !dropped.is_empty()
+            && let Err(e) = self.shared.store.inbox_delete(self.user, &dropped).await
+        {
+            tracing::warn!(error = %e, "deleting delivered inbox messages failed");
         }
     }
 
@@ -371,7 +367,7 @@ impl Account<'_> {
                 }
             }
         }
-        self.handled();
+        self.handled().await;
         if more {
             self.emit(Event::Notice {
                 text: "More messages are waiting from while you were signed out; they follow when the account next comes online".into(),

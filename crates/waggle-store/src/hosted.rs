@@ -157,12 +157,13 @@ impl HostedStore for SqliteStore {
     }
 
     async fn lists(&self, user: UserId) -> Result<Vec<(String, ListKind)>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT contact, kind FROM component_lists WHERE user_id = ? ORDER BY contact")
-                .bind(user.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT contact, kind FROM component_lists WHERE user_id = ? ORDER BY contact",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(rows
             .into_iter()
             .filter_map(|(c, k)| match k.as_str() {

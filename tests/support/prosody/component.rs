@@ -60,9 +60,7 @@ impl ComponentGateway {
         prosody: &Prosody,
         keepalive: Duration,
     ) -> Result<ComponentGateway> {
-        let mut gw = Self::start_with_secret(prosody, SECRET).await?;
-        gw.halt().await?;
-        gw.keepalive = Some(keepalive);
+        let mut gw = Self::new(prosody, SECRET, Some(keepalive))?;
         gw.launch().await?;
         gw.wait_connected().await?;
         Ok(gw)
@@ -70,17 +68,25 @@ impl ComponentGateway {
 
     /// Start with `secret` (not waiting for the connection).
     pub async fn start_with_secret(prosody: &Prosody, secret: &str) -> Result<ComponentGateway> {
+        let mut gw = Self::new(prosody, secret, None)?;
+        gw.launch().await?;
+        Ok(gw)
+    }
+
+    fn new(
+        prosody: &Prosody,
+        secret: &str,
+        keepalive: Option<Duration>,
+    ) -> Result<ComponentGateway> {
         let dir = tempfile::tempdir().context("temporary directory")?;
-        let mut gw = ComponentGateway {
+        Ok(ComponentGateway {
             run: None,
             port: prosody.component_port(),
             secret: secret.to_string(),
-            keepalive: None,
+            keepalive,
             db_path: dir.path().join("waggle.db"),
             _dir: dir,
-        };
-        gw.launch().await?;
-        Ok(gw)
+        })
     }
 
     async fn launch(&mut self) -> Result<()> {

@@ -99,7 +99,8 @@ async fn away_and_status_reach_online_accounts() {
         acc.next_command().await.unwrap(),
         Command::SetPresence {
             away: Some("gone fishing".into()),
-            status: None
+            status: None,
+            detached: false,
         }
     );
     c.send("AWAY").await.unwrap();
@@ -108,7 +109,8 @@ async fn away_and_status_reach_online_accounts() {
         acc.next_command().await.unwrap(),
         Command::SetPresence {
             away: None,
-            status: None
+            status: None,
+            detached: false,
         }
     );
     c.root("set status \"out to lunch\"").await.unwrap();
@@ -116,7 +118,8 @@ async fn away_and_status_reach_online_accounts() {
         acc.next_command().await.unwrap(),
         Command::SetPresence {
             away: None,
-            status: Some("out to lunch".into())
+            status: Some("out to lunch".into()),
+            detached: false,
         }
     );
 }

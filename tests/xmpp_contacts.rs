@@ -91,6 +91,7 @@ async fn roster_names_groups_and_presence() {
     a.send(Command::SetPresence {
         away: Some("gone fishing".into()),
         status: None,
+        detached: false,
     })
     .await
     .unwrap();

@@ -18,10 +18,12 @@
 //! - [`contact`]: [`XmppContact`], a tokio-xmpp client that plays a contact.
 //! - [`account`]: [`BackendAccount`], the backend driven directly (no IRC).
 //! - [`gateway`]: [`XmppGateway`], a real gateway with the XMPP backend.
+//! - [`component`]: [`ComponentGateway`], a real gateway with the XMPP component.
 //! - [`dns`]: [`Dnsmasq`], a DNS server on loopback with the records a test gives.
 //! - [`proxy`]: [`TcpProxy`], a loopback TCP relay a test can cut mid-stream.
 
 pub mod account;
+pub mod component;
 pub mod contact;
 pub mod dns;
 pub mod gateway;
@@ -39,6 +41,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use sha2::{Digest, Sha256};
 
 pub use account::{BackendAccount, spec};
+pub use component::{ComponentGateway, GW_DOMAIN, SECRET};
 pub use contact::{XmppContact, befriend};
 pub use dns::Dnsmasq;
 pub use gateway::XmppGateway;

@@ -160,6 +160,9 @@ pub enum Command {
         away: Option<String>,
         /// Status text while available.
         status: Option<String>,
+        /// No IRC client is attached (the away text, if any, may be `detach_away`'s):
+        /// protocols with a state for that show it (XMPP's extended away).
+        detached: bool,
     },
     /// Add a contact to the buddy list (and ask for authorisation where needed).
     AddContact {
@@ -519,6 +522,24 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The [`AccountSpec::settings`] key under which the core passes the user's IRC
+/// nick when the account starts (for protocols that show it, e.g. in a vCard).
+pub const USER_NICK: &str = "irc_nick";
+/// The [`AccountSpec::settings`] key under which the core passes the user's IRC
+/// real name when the account starts.
+pub const USER_REALNAME: &str = "irc_realname";
+
+/// The account a protocol gives every identified user when it hosts its users
+/// itself (the XMPP component: `alice` is `alice@gw.example.org`), added by the
+/// gateway rather than with `account add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImplicitAccount {
+    /// The login handle: the user's address on the protocol.
+    pub handle: String,
+    /// A secret made for the account, stored (encrypted) like an IM password.
+    pub password: Option<Secret>,
+}
+
 /// Everything a backend needs to log an account in.
 #[derive(Debug, Clone)]
 pub struct AccountSpec {
@@ -530,7 +551,9 @@ pub struct AccountSpec {
     pub handle: String,
     /// The IM password.
     pub password: Secret,
-    /// The account's settings (explicitly set ones; defaults come from the backend's defs).
+    /// The account's settings (explicitly set ones; defaults come from the backend's defs),
+    /// plus what the core adds when it starts the account: `away` when the user is
+    /// away, the user's IRC nick and real name under [`USER_NICK`] and [`USER_REALNAME`].
     pub settings: BTreeMap<String, String>,
     /// Where each archive's catch-up starts: the archive id
     /// ([`MessageIds::archive`]) of the last message the gateway logged from it,
@@ -748,6 +771,20 @@ pub trait Backend: Send + Sync + 'static {
     /// with a short description each (listed, in this order, by CTCP `HELP`).
     fn contact_actions(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+    /// The account every identified user whose login name is `user` has on this
+    /// protocol, when the protocol hosts its users itself; `None` (the default)
+    /// for protocols whose accounts users add. The gateway adds it when it loads
+    /// the user (and renews a missing secret), and refuses `account add` for it.
+    fn implicit_account(&self, user: &str) -> Option<ImplicitAccount> {
+        let _ = user;
+        None
+    }
+    /// Whether an account of this protocol needs a password to go online; when
+    /// false, an account without one starts with an empty password instead of
+    /// asking for it.
+    fn needs_password(&self) -> bool {
+        true
     }
     /// Log in and serve the account until it is cancelled (`Ok`) or fails.
     ///

@@ -20,6 +20,7 @@ mod data;
 mod files;
 mod hashing;
 mod history;
+mod hosted;
 mod instance;
 mod messages;
 mod retention;

@@ -27,6 +27,8 @@ pub struct Config {
     pub history: History,
     /// Logging.
     pub log: Log,
+    /// The XMPP component; off when absent.
+    pub component: Option<crate::component::Section>,
 }
 
 /// `[server]`
@@ -242,6 +244,9 @@ impl Config {
         }
         if self.history.max_messages == Some(0) {
             bail!("history.max_messages must be at least 1 (leave it out for no limit)");
+        }
+        if let Some(c) = &self.component {
+            c.component_config()?;
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: {:?} is not a valid filter", self.log.level))?;

@@ -5,6 +5,7 @@
 //! an unattended key file, `check-config` validates a configuration file, and
 //! `import-bitlbee` brings users over from a BitlBee configuration directory.
 
+mod component;
 mod config;
 mod import_bitlbee;
 mod keyfile;
@@ -203,11 +204,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
             listeners.push(waggle_irc::Listener::Tls(l, tls.clone()));
         }
     }
+    let mut registry = protocols();
+    let component = component::start(
+        config.component.as_ref(),
+        Arc::new(store.clone()),
+        &mut registry,
+    )?;
     let gateway = waggle_irc::Gateway::new(
         server,
         Arc::new(store.clone()),
         Arc::new(store.clone()),
-        protocols(),
+        registry,
     )?;
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(gateway.serve(listeners, shutdown.clone()));
@@ -227,6 +234,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     serving.await.context("the gateway task failed")?;
     pruning.await.context("the pruning task failed")?;
+    if let Some(c) = component {
+        c.stop().await;
+    }
     store.close().await;
     info!("stopped");
     Ok(())

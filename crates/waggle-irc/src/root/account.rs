@@ -156,6 +156,16 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
         ));
         return;
     };
+    if s.shared
+        .protocols
+        .get(&protocol)
+        .is_some_and(|b| b.implicit_account(&s.nick).is_some())
+    {
+        s.root_say(&format!(
+            "Accounts of protocol `{protocol}' are made by the gateway: every registered user has one (see account list)"
+        ));
+        return;
+    }
     let handle = args[1].clone();
     if s.accounts
         .iter()

@@ -43,6 +43,9 @@ pub(super) async fn register(s: &mut Cx<'_>, args: &[String]) {
                 return;
             }
             s.save_everything().await;
+            for id in s.add_implicit_accounts().await {
+                s.start_account(id);
+            }
             s.root_say("Account successfully created");
             s.logged_in_numerics();
         }

@@ -38,13 +38,17 @@ impl Cx<'_> {
             ));
             return false;
         };
-        let Some(password) = acc.rec.password.clone() else {
-            self.root_say(&format!(
-                "Enter password for account {} first (use /OPER)",
-                acc.rec.tag
-            ));
-            self.set_prompt(Some(super::state::Prompt::AccountPassword(id)));
-            return false;
+        let password = match acc.rec.password.clone() {
+            Some(p) => p,
+            None if !backend.needs_password() => Secret::default(),
+            None => {
+                self.root_say(&format!(
+                    "Enter password for account {} first (use /OPER)",
+                    acc.rec.tag
+                ));
+                self.set_prompt(Some(super::state::Prompt::AccountPassword(id)));
+                return false;
+            }
         };
         let auto_reconnect = acc
             .rec
@@ -61,6 +65,11 @@ impl Cx<'_> {
         if let Some(away) = self.away_for(acc) {
             settings.insert("away".into(), away);
         }
+        settings.insert(waggle_core::backend::USER_NICK.into(), self.nick.clone());
+        settings.insert(
+            waggle_core::backend::USER_REALNAME.into(),
+            self.realname.clone(),
+        );
         let spec = AccountSpec {
             id,
             protocol: acc.rec.protocol.clone(),
@@ -368,6 +377,14 @@ impl User {
         if !always && away.is_none() && status.is_none() {
             return; // a fresh login is already "available" with no status
         }
-        let _ = self.send_command(id, Command::SetPresence { away, status });
+        let detached = self.detached;
+        let _ = self.send_command(
+            id,
+            Command::SetPresence {
+                away,
+                status,
+                detached,
+            },
+        );
     }
 }

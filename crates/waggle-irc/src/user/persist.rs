@@ -259,6 +259,7 @@ impl Cx<'_> {
             }
         }
         if load {
+            self.add_implicit_accounts().await;
             self.sync_control_channels(None);
             let auto: Vec<String> = self
                 .channels
@@ -276,6 +277,61 @@ impl Cx<'_> {
             }
         }
         true
+    }
+
+    /// Give the identified user the account each protocol that hosts its users
+    /// requires ([`waggle_core::Backend::implicit_account`]), saved, and renew
+    /// its secret when none is stored. Returns the accounts it added.
+    pub(crate) async fn add_implicit_accounts(&mut self) -> Vec<AccountId> {
+        let Some(name) = self.login.as_ref().map(|l| l.name.clone()) else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
+        for protocol in self.shared.protocols.protocols() {
+            let Some(implicit) = self
+                .shared
+                .protocols
+                .get(protocol)
+                .and_then(|b| b.implicit_account(&name))
+            else {
+                continue;
+            };
+            let existing = self.accounts.iter().find(|a| a.rec.protocol == protocol);
+            let id = match existing.map(|a| (a.id, a.rec.password.is_some())) {
+                Some((_, true)) => continue,
+                Some((id, false)) => {
+                    if let Some(a) = self.account_mut(id) {
+                        a.rec.password = implicit.password;
+                    }
+                    id
+                }
+                None => {
+                    let id = AccountId(self.next_account);
+                    self.next_account += 1;
+                    let rec = AccountRecord {
+                        row: None,
+                        protocol: protocol.to_string(),
+                        handle: implicit.handle,
+                        tag: self.unique_tag(protocol),
+                        password: implicit.password,
+                        settings: Default::default(),
+                        position: self.accounts.len() as u32,
+                    };
+                    self.accounts.push(Account {
+                        id,
+                        rec,
+                        state: AccountState::Off,
+                        commands: None,
+                        cancel: None,
+                        ack: None,
+                    });
+                    added.push(id);
+                    id
+                }
+            };
+            self.save_account(id).await;
+        }
+        added
     }
 
     /// Keep an account of the session this client identified in: a new account

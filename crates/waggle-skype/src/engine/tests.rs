@@ -118,11 +118,13 @@ fn away_states_and_no_repeats() {
     e.on_command(Command::SetPresence {
         away: Some("still lunch".into()),
         status: None,
+        detached: false,
     });
     assert!(lines(&e.drain()).is_empty());
     e.on_command(Command::SetPresence {
         away: None,
         status: None,
+        detached: false,
     });
     assert_eq!(lines(&e.drain()), vec!["SET USERSTATUS ONLINE"]);
 }

@@ -46,7 +46,7 @@ impl Session<'_> {
                 Ok(to) => self.send(msg::typing(to, state)).await,
                 Err(_) => Ok(()),
             },
-            Command::SetPresence { away, status } => {
+            Command::SetPresence { away, status, .. } => {
                 self.away = away.filter(|a| !a.trim().is_empty());
                 self.status = status.filter(|s| !s.trim().is_empty());
                 let presence = self.own_presence();

@@ -204,6 +204,8 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
         commands: None,
         cancel: None,
         ack: None,
+        cursors: Default::default(),
+        cursor_times: Default::default(),
     });
     s.save_account(id).await;
     s.root_say(&format!("Account successfully added with tag {tag}"));

@@ -198,7 +198,24 @@ impl Cx<'_> {
                     commands: None,
                     cancel: None,
                     ack: None,
+                    cursors: Default::default(),
+                    cursor_times: Default::default(),
                 });
+            }
+            // Where each account's archive catch-up starts.
+            let log = self.shared.log.clone();
+            for a in &mut self.u.accounts {
+                if let Some(row) = a.rec.row {
+                    match log.archive_cursors(login.id, row).await {
+                        Ok(c) => a.cursors = c,
+                        Err(e) => warn!(error = %e, "reading catch-up cursors failed"),
+                    }
+                    for (scope, id) in &a.cursors {
+                        if let Ok(Some(at)) = log.archive_time(login.id, row, id).await {
+                            a.cursor_times.insert(scope.clone(), at);
+                        }
+                    }
+                }
             }
             for c in data.contacts {
                 let Some((acc_id, protocol)) = self
@@ -324,6 +341,8 @@ impl Cx<'_> {
                         commands: None,
                         cancel: None,
                         ack: None,
+                        cursors: Default::default(),
+                        cursor_times: Default::default(),
                     });
                     added.push(id);
                     id
@@ -349,6 +368,8 @@ impl Cx<'_> {
             commands: None,
             cancel: None,
             ack: None,
+            cursors: Default::default(),
+            cursor_times: Default::default(),
         });
         self.save_account(id).await;
         if was_on {

@@ -24,6 +24,12 @@ pub(crate) struct Account {
     pub cancel: Option<CancellationToken>,
     /// Where handled events of the running account are acknowledged.
     pub ack: Option<waggle_core::EventAck>,
+    /// Where each archive's catch-up starts: the last archive id logged, by
+    /// scope (kept in step with the message log, given to the account at start).
+    pub cursors: BTreeMap<String, String>,
+    /// The time of the message each cursor points at: what an archive sends
+    /// after it cannot be earlier (its stamps may be to the second only).
+    pub cursor_times: BTreeMap<String, std::time::SystemTime>,
 }
 
 impl Account {

@@ -409,7 +409,7 @@ impl Cx<'_> {
                     .prefix(&server)
                     .param("TARGETS")
                     .param(name)
-                    .param(format!("timestamp={}", format_time(s.latest))),
+                    .param(format_time(s.latest)),
             );
         }
         self.send(

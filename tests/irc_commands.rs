@@ -162,9 +162,14 @@ async fn chat_channel_invite_kick_topic_list_part() {
     })
     .await
     .unwrap();
+    // The occupants' roles are their modes: moderator @, participant +,
+    // visitor nothing; bob is shown under his contact nick, root is there too.
+    let names = c.expect(" 353 alice ").await.unwrap();
+    let names = Msg::parse(&names);
+    let mut members: Vec<&str> = names.trailing().split(' ').collect();
+    members.sort_unstable();
+    assert_eq!(members, ["+bob", "@alice", "@root", "dave"], "{names:?}");
     c.expect(" 366 alice #room ").await.unwrap();
-    let lines = c.sync().await.unwrap();
-    let _ = lines;
 
     c.send("TOPIC #room :New plans").await.unwrap();
     c.sync().await.unwrap();

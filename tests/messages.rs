@@ -141,12 +141,26 @@ async fn long_messages_are_split() {
     acc.emit(received(&body, MessageKind::Normal))
         .await
         .unwrap();
-    c.expect(" PRIVMSG alice ").await.unwrap();
+    let first = c.expect(" PRIVMSG alice ").await.unwrap();
     let rest = from_bob(&mut c).await;
     assert!(!rest.is_empty());
-    for l in &rest {
-        assert!(l.len() + 2 <= 512, "too long: {} bytes", l.len());
+    let pieces: Vec<&String> = std::iter::once(&first).chain(&rest).collect();
+    for l in &pieces {
+        assert!(l.len() + 2 <= 512, "too long: {} bytes: {l}", l.len());
     }
+    // Nothing was lost or cut inside a word.
+    let words: Vec<String> = pieces
+        .iter()
+        .flat_map(|l| {
+            Msg::parse(l)
+                .trailing()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(words.len(), 150, "{pieces:?}");
+    assert!(words.iter().all(|w| w == "abcdefghi"), "{pieces:?}");
 }
 
 #[tokio::test]
@@ -237,21 +251,39 @@ async fn delayed_message_with_server_time() {
 async fn delayed_message_without_server_time_gets_a_timestamp() {
     let (_gw, mut c, acc) = setup(&[]).await;
     let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    acc.emit(Event::MessageReceived {
+    let past = |body: &str| Event::MessageReceived {
         from: "bob".into(),
-        body: "from the past".into(),
+        body: body.into(),
         kind: MessageKind::Normal,
         sent_at: Some(sent_at),
         from_self: false,
         ids: Default::default(),
-    })
-    .await
-    .unwrap();
+    };
+    // The prefix is in the user's `timezone' (the default, local, depends on
+    // the machine: name one).
+    c.root_expect("set timezone gmt", "timezone = `gmt'")
+        .await
+        .unwrap();
+    acc.emit(past("from the past")).await.unwrap();
     let l = c.expect("from the past").await.unwrap();
     assert_eq!(
         canon(&l),
         ":bob!bob@test.example PRIVMSG alice :[2020-09-13 12:26:40] from the past"
     );
+    c.root_expect("set timezone -04:30", "timezone = `-04:30'")
+        .await
+        .unwrap();
+    acc.emit(past("west of here")).await.unwrap();
+    let l = c.expect("west of here").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG alice :[2020-09-13 07:56:40] west of here"
+    );
+    // display_timestamps false: no prefix at all.
+    c.root("set display_timestamps false").await.unwrap();
+    acc.emit(past("no stamp")).await.unwrap();
+    let l = c.expect("no stamp").await.unwrap();
+    assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :no stamp");
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn errors_and_notices_from_a_running_account() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
     let acc = gw.online_account(&mut c, "alice").await.unwrap();
-    acc.emit(Event::Error {
+    acc.emit_handled(Event::Error {
         text: "Something broke".into(),
     })
     .await
@@ -79,7 +79,7 @@ async fn errors_and_notices_from_a_running_account() {
     c.expect(":root!root@localhost PRIVMSG &bitlbee :test - Error: Something broke")
         .await
         .unwrap();
-    acc.emit(Event::Notice {
+    acc.emit_handled(Event::Notice {
         text: "Server says hi".into(),
     })
     .await
@@ -87,7 +87,7 @@ async fn errors_and_notices_from_a_running_account() {
     c.expect("PRIVMSG &bitlbee :test - Server says hi")
         .await
         .unwrap();
-    acc.emit(Event::SettingChanged {
+    acc.emit_handled(Event::SettingChanged {
         key: "fingerprint".into(),
         value: "ab:cd".into(),
     })
@@ -167,7 +167,7 @@ async fn typing_notices_when_enabled() {
             state: waggle_core::TypingState::Active
         }
     );
-    acc.emit(Event::TypingChanged {
+    acc.emit_handled(Event::TypingChanged {
         from: "bob".into(),
         state: waggle_core::TypingState::Paused,
     })

@@ -79,13 +79,13 @@ async fn privmsg_to_a_contact_becomes_send_message() {
 #[tokio::test]
 async fn received_message_becomes_privmsg_from_the_contact() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(received("hi alice", MessageKind::Normal))
+    acc.emit_handled(received("hi alice", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :hi alice");
 
-    acc.emit(received("waves back", MessageKind::Action))
+    acc.emit_handled(received("waves back", MessageKind::Action))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
@@ -94,14 +94,14 @@ async fn received_message_becomes_privmsg_from_the_contact() {
         ":bob!bob@test.example PRIVMSG alice :\x01ACTION waves back\x01"
     );
 
-    acc.emit(received("a notice", MessageKind::Notice))
+    acc.emit_handled(received("a notice", MessageKind::Notice))
         .await
         .unwrap();
     let l = c.expect(" NOTICE alice ").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example NOTICE alice :a notice");
 
     // HTML is stripped by default.
-    acc.emit(received("<b>bold</b> &amp; more", MessageKind::Normal))
+    acc.emit_handled(received("<b>bold</b> &amp; more", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
@@ -111,7 +111,7 @@ async fn received_message_becomes_privmsg_from_the_contact() {
 #[tokio::test]
 async fn multi_line_body_is_one_privmsg_per_line() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(received(
+    acc.emit_handled(received(
         "one\ntwo\r\n\r\nthree\rfour\n",
         MessageKind::Normal,
     ))
@@ -126,7 +126,7 @@ async fn multi_line_body_is_one_privmsg_per_line() {
     assert_eq!(texts, ["two", "three", "four"]);
 
     // An action on several lines is an action on each.
-    acc.emit(received("jumps\nand falls", MessageKind::Action))
+    acc.emit_handled(received("jumps\nand falls", MessageKind::Action))
         .await
         .unwrap();
     c.expect("\x01ACTION jumps\x01").await.unwrap();
@@ -138,7 +138,7 @@ async fn long_messages_are_split() {
     let (_gw, mut c, acc) = setup(&[]).await;
     let word = "abcdefghi ";
     let body = word.repeat(150); // 1500 bytes
-    acc.emit(received(&body, MessageKind::Normal))
+    acc.emit_handled(received(&body, MessageKind::Normal))
         .await
         .unwrap();
     let first = c.expect(" PRIVMSG alice ").await.unwrap();
@@ -181,7 +181,7 @@ async fn addressing_a_contact_in_the_control_channel() {
         send("comma works too", MessageKind::Normal)
     );
     // The answer comes back where we talked, addressed to us.
-    acc.emit(received("answer", MessageKind::Normal))
+    acc.emit_handled(received("answer", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
@@ -203,7 +203,7 @@ async fn addressing_a_contact_in_the_control_channel() {
 async fn private_false_shows_messages_in_the_channel() {
     let (_gw, mut c, acc) = setup(&[]).await;
     c.root("set private false").await.unwrap();
-    acc.emit(received("in public", MessageKind::Normal))
+    acc.emit_handled(received("in public", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
@@ -217,7 +217,7 @@ async fn private_false_shows_messages_in_the_channel() {
 async fn delayed_message_with_server_time() {
     let (_gw, mut c, acc) = setup(&["server-time"]).await;
     let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "bob".into(),
         body: "from the past".into(),
         kind: MessageKind::Normal,
@@ -234,7 +234,7 @@ async fn delayed_message_with_server_time() {
     );
     // Not delayed: stamped with the time it arrived, with its msgid.
     let before = SystemTime::now() - Duration::from_secs(1);
-    acc.emit(received("now", MessageKind::Normal))
+    acc.emit_handled(received("now", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":now").await.unwrap();
@@ -264,7 +264,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
     c.root_expect("set timezone gmt", "timezone = `gmt'")
         .await
         .unwrap();
-    acc.emit(past("from the past")).await.unwrap();
+    acc.emit_handled(past("from the past")).await.unwrap();
     let l = c.expect("from the past").await.unwrap();
     assert_eq!(
         canon(&l),
@@ -273,7 +273,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
     c.root_expect("set timezone -04:30", "timezone = `-04:30'")
         .await
         .unwrap();
-    acc.emit(past("west of here")).await.unwrap();
+    acc.emit_handled(past("west of here")).await.unwrap();
     let l = c.expect("west of here").await.unwrap();
     assert_eq!(
         canon(&l),
@@ -281,7 +281,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
     );
     // display_timestamps false: no prefix at all.
     c.root("set display_timestamps false").await.unwrap();
-    acc.emit(past("no stamp")).await.unwrap();
+    acc.emit_handled(past("no stamp")).await.unwrap();
     let l = c.expect("no stamp").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :no stamp");
 }
@@ -289,7 +289,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
 #[tokio::test]
 async fn own_messages_from_elsewhere_and_echo_message() {
     let (_gw, mut c, acc) = setup(&["echo-message"]).await;
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "bob".into(),
         body: "sent from my phone".into(),
         kind: MessageKind::Normal,
@@ -317,7 +317,7 @@ async fn own_messages_from_elsewhere_and_echo_message() {
 #[tokio::test]
 async fn message_from_an_unknown_handle() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "stranger@elsewhere.example".into(),
         body: "who am I".into(),
         kind: MessageKind::Normal,
@@ -334,7 +334,7 @@ async fn message_from_an_unknown_handle() {
     );
 
     c.root("set handle_unknown root").await.unwrap();
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "other@elsewhere.example".into(),
         body: "via root".into(),
         kind: MessageKind::Normal,
@@ -353,7 +353,7 @@ async fn message_from_an_unknown_handle() {
         .unwrap();
 
     c.root("set handle_unknown ignore").await.unwrap();
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "third@elsewhere.example".into(),
         body: "ignored".into(),
         kind: MessageKind::Normal,
@@ -364,7 +364,7 @@ async fn message_from_an_unknown_handle() {
     .await
     .unwrap();
     // The event is handled before the next thing the session does.
-    acc.emit(received("after", MessageKind::Normal))
+    acc.emit_handled(received("after", MessageKind::Normal))
         .await
         .unwrap();
     c.expect(":after").await.unwrap();

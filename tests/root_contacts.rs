@@ -128,7 +128,7 @@ async fn info_about_a_contact() {
             handle: "bob".into()
         }
     );
-    acc.emit(Event::Info {
+    acc.emit_handled(Event::Info {
         handle: "bob".into(),
         lines: vec!["Name: Bob".into(), "City: Paris\nCountry: FR".into()],
     })
@@ -268,7 +268,7 @@ async fn questions_yes_no_qlist() {
         .await
         .unwrap();
 
-    acc.emit(Event::QuestionAsked {
+    acc.emit_handled(Event::QuestionAsked {
         id: QuestionId(7),
         text: "bob wants to add you to his buddy list".into(),
     })
@@ -278,7 +278,7 @@ async fn questions_yes_no_qlist() {
         .await
         .unwrap();
     c.expect("yes\x02/\x02no").await.unwrap();
-    acc.emit(Event::QuestionAsked {
+    acc.emit_handled(Event::QuestionAsked {
         id: QuestionId(8),
         text: "carol is calling".into(),
     })
@@ -382,21 +382,21 @@ async fn group_list_and_info() {
     c.root_expect("group list", "End of group list")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(grouped(
+    acc.emit_handled(Event::ContactUpdated(grouped(
         "bob",
         "Friends",
         PresenceState::Online,
     )))
     .await
     .unwrap();
-    acc.emit(Event::ContactUpdated(grouped(
+    acc.emit_handled(Event::ContactUpdated(grouped(
         "carol",
         "Work",
         PresenceState::Online,
     )))
     .await
     .unwrap();
-    acc.emit(Event::ContactUpdated(grouped(
+    acc.emit_handled(Event::ContactUpdated(grouped(
         "dave",
         "friends",
         PresenceState::Offline,

@@ -251,9 +251,10 @@ impl TestAccountHandle {
         Ok(())
     }
 
-    /// Report a contact with `handle` in presence `state` (no name, no group).
+    /// Report a contact with `handle` in presence `state` (no name, no group),
+    /// and wait until the gateway has it.
     pub async fn contact(&self, handle: &str, state: PresenceState) -> Result<()> {
-        self.emit(Event::ContactUpdated(contact(handle, state)))
+        self.emit_handled(Event::ContactUpdated(contact(handle, state)))
             .await
     }
 

@@ -95,5 +95,5 @@ async fn shared_conformance_pairs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_transcripts() {
-    run_all(&own_dir(), 23).await;
+    run_all(&own_dir(), 24).await;
 }

@@ -400,3 +400,36 @@ async fn tls_verify_off_records_the_first_certificate_in_the_account() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn priority_is_what_contacts_see_and_away_lowers_it() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let gw = XmppGateway::start().await.unwrap();
+    let (mut c, mut bob) = online(&p, &gw, &[], &[("priority", "7")]).await;
+    let alice_presence = |show_away: bool| {
+        move |s: &xmpp_parsers::stanza::Stanza| {
+            matches!(s, xmpp_parsers::stanza::Stanza::Presence(p)
+                if p.type_ == xmpp_parsers::presence::Type::None
+                && p.from.as_ref().is_some_and(|f| f.to_bare().to_string() == "alice@localhost")
+                && (p.show == Some(xmpp_parsers::presence::Show::Away)) == show_away)
+        }
+    };
+    c.send("AWAY :out").await.unwrap();
+    let away = bob
+        .expect("alice away", alice_presence(true))
+        .await
+        .unwrap();
+    let xmpp_parsers::stanza::Stanza::Presence(away) = away else {
+        unreachable!()
+    };
+    assert_eq!(away.priority.0, 2, "{away:?}");
+    c.send("AWAY").await.unwrap();
+    let back = bob
+        .expect("alice back", alice_presence(false))
+        .await
+        .unwrap();
+    let xmpp_parsers::stanza::Stanza::Presence(back) = back else {
+        unreachable!()
+    };
+    assert_eq!(back.priority.0, 7, "{back:?}");
+}

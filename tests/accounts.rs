@@ -25,6 +25,10 @@ async fn login_progress_then_logged_in() {
 async fn wrong_password_is_a_login_error_without_reconnect() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
+    // A retry would come after a second (see tests/hardening.rs for one that does).
+    c.root_expect("set auto_reconnect_delay 1", "auto_reconnect_delay = `1'")
+        .await
+        .unwrap();
     c.root("account add test alice wrong").await.unwrap();
     c.send("PRIVMSG &bitlbee :account test on").await.unwrap();
     c.expect("test - Logging in: Connecting").await.unwrap();
@@ -36,7 +40,11 @@ async fn wrong_password_is_a_login_error_without_reconnect() {
     // The account is off again: not retried, and `account on` may try again.
     // (The supervisor ends just after its last event; allow it that moment.)
     let mut off = false;
+    let deadline = tokio::time::Instant::now() + waggle_tests::DEFAULT_TIMEOUT;
     for _ in 0..50 {
+        if tokio::time::Instant::now() > deadline {
+            break;
+        }
         let t = c.root("account list").await.unwrap();
         assert_none(&t, "(connected)");
         if !t.iter().any(|l| l.contains("(connecting)")) {
@@ -45,8 +53,10 @@ async fn wrong_password_is_a_login_error_without_reconnect() {
         }
     }
     assert!(off, "the account still shows as connecting");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let lines = c.sync().await.unwrap();
     assert_none(&lines, "Reconnecting");
+    assert_none(c.history(), "Reconnecting");
     assert_eq!(gw.hub().runs("alice"), 1);
 
     c.root("account test set password right").await.unwrap();
@@ -61,7 +71,7 @@ async fn errors_and_notices_from_a_running_account() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
     let acc = gw.online_account(&mut c, "alice").await.unwrap();
-    acc.emit(Event::Error {
+    acc.emit_handled(Event::Error {
         text: "Something broke".into(),
     })
     .await
@@ -69,7 +79,7 @@ async fn errors_and_notices_from_a_running_account() {
     c.expect(":root!root@localhost PRIVMSG &bitlbee :test - Error: Something broke")
         .await
         .unwrap();
-    acc.emit(Event::Notice {
+    acc.emit_handled(Event::Notice {
         text: "Server says hi".into(),
     })
     .await
@@ -77,7 +87,7 @@ async fn errors_and_notices_from_a_running_account() {
     c.expect("PRIVMSG &bitlbee :test - Server says hi")
         .await
         .unwrap();
-    acc.emit(Event::SettingChanged {
+    acc.emit_handled(Event::SettingChanged {
         key: "fingerprint".into(),
         value: "ab:cd".into(),
     })
@@ -138,8 +148,16 @@ async fn typing_notices_when_enabled() {
     c.expect(":bob!bob@test.example JOIN :&bitlbee")
         .await
         .unwrap();
-    // Off by default.
-    c.send("@+typing=active TAGMSG bob").await.unwrap();
+    // Off by default, both ways: a notice we send is not passed on (else the
+    // first command below would say `paused'), one from bob is not shown.
+    c.send("@+typing=paused TAGMSG bob").await.unwrap();
+    acc.emit_handled(Event::TypingChanged {
+        from: "bob".into(),
+        state: waggle_core::TypingState::Active,
+    })
+    .await
+    .unwrap();
+    assert_none(&c.sync().await.unwrap(), "TAGMSG");
     c.root("set typing_notice true").await.unwrap();
     c.send("@+typing=active TAGMSG bob").await.unwrap();
     assert_eq!(
@@ -149,7 +167,7 @@ async fn typing_notices_when_enabled() {
             state: waggle_core::TypingState::Active
         }
     );
-    acc.emit(Event::TypingChanged {
+    acc.emit_handled(Event::TypingChanged {
         from: "bob".into(),
         state: waggle_core::TypingState::Paused,
     })

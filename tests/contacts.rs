@@ -72,7 +72,7 @@ async fn away_and_back_with_away_notify() {
     acc.contact("bob", PresenceState::Online).await.unwrap();
     c.expect(":localhost MODE &bitlbee +v bob").await.unwrap();
 
-    acc.emit(Event::ContactUpdated(away("bob", Some("out for lunch"))))
+    acc.emit_handled(Event::ContactUpdated(away("bob", Some("out for lunch"))))
         .await
         .unwrap();
     c.expect(":localhost MODE &bitlbee -v bob").await.unwrap();
@@ -81,7 +81,7 @@ async fn away_and_back_with_away_notify() {
         .unwrap();
 
     // A new away text is announced too.
-    acc.emit(Event::ContactUpdated(away("bob", Some("in a meeting"))))
+    acc.emit_handled(Event::ContactUpdated(away("bob", Some("in a meeting"))))
         .await
         .unwrap();
     c.expect(":bob!bob@test.example AWAY :in a meeting")
@@ -102,7 +102,7 @@ async fn away_and_back_with_away_notify() {
 #[tokio::test]
 async fn back_from_away_sends_bare_away() {
     let (_gw, mut c, acc) = setup(&["away-notify"]).await;
-    acc.emit(Event::ContactUpdated(away("bob", None)))
+    acc.emit_handled(Event::ContactUpdated(away("bob", None)))
         .await
         .unwrap();
     c.expect(":bob!bob@test.example JOIN &bitlbee")
@@ -121,7 +121,7 @@ async fn no_away_lines_without_away_notify() {
     let (_gw, mut c, acc) = setup(&[]).await;
     acc.contact("bob", PresenceState::Online).await.unwrap();
     c.expect(":localhost MODE &bitlbee +v bob").await.unwrap();
-    acc.emit(Event::ContactUpdated(away("bob", Some("gone"))))
+    acc.emit_handled(Event::ContactUpdated(away("bob", Some("gone"))))
         .await
         .unwrap();
     c.expect(":localhost MODE &bitlbee -v bob").await.unwrap();
@@ -176,7 +176,7 @@ async fn removed_contact_and_account_off() {
     c.expect(":carol!carol@test.example JOIN &bitlbee")
         .await
         .unwrap();
-    acc.emit(Event::ContactRemoved {
+    acc.emit_handled(Event::ContactRemoved {
         handle: "bob".into(),
     })
     .await
@@ -196,7 +196,7 @@ async fn removed_contact_and_account_off() {
 #[tokio::test]
 async fn whois_who_ison_userhost_for_contacts() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(Event::ContactUpdated(Contact {
+    acc.emit_handled(Event::ContactUpdated(Contact {
         handle: "bob".into(),
         display_name: Some("Bob Builder".into()),
         group: None,
@@ -252,7 +252,7 @@ async fn nick_from_display_name() {
     c.root("account test set nick_source full_name")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(Contact {
+    acc.emit_handled(Event::ContactUpdated(Contact {
         handle: "u12345".into(),
         display_name: Some("Bob Builder".into()),
         group: None,

@@ -40,7 +40,7 @@ async fn message_body_cannot_inject_lines() {
         .await
         .unwrap();
     for body in [EVIL, EVIL_NUL] {
-        acc.emit(Event::MessageReceived {
+        acc.emit_handled(Event::MessageReceived {
             from: "bob".into(),
             body: body.into(),
             kind: MessageKind::Normal,
@@ -51,7 +51,7 @@ async fn message_body_cannot_inject_lines() {
         .await
         .unwrap();
     }
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "bob".into(),
         body: EVIL.into(),
         kind: MessageKind::Action,
@@ -80,7 +80,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
     c.root("account test set nick_source full_name")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(Contact {
+    acc.emit_handled(Event::ContactUpdated(Contact {
         handle: "bob".into(),
         display_name: Some(EVIL_NUL.into()),
         group: Some(EVIL.into()),
@@ -93,7 +93,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
     }))
     .await
     .unwrap();
-    acc.emit(Event::ContactUpdated(Contact {
+    acc.emit_handled(Event::ContactUpdated(Contact {
         handle: EVIL.into(),
         display_name: None,
         group: None,
@@ -107,7 +107,7 @@ async fn display_name_and_handle_cannot_inject_lines() {
     .await
     .unwrap();
     // bob goes away with an evil away text.
-    acc.emit(Event::ContactUpdated(Contact {
+    acc.emit_handled(Event::ContactUpdated(Contact {
         handle: "bob".into(),
         display_name: None,
         group: None,
@@ -166,8 +166,10 @@ async fn root_lines_from_backend_text_cannot_inject() {
             reason: Some(EVIL_NUL.into()),
         },
     ] {
-        acc.emit(ev).await.unwrap();
+        acc.emit_handled(ev).await.unwrap();
     }
+    // The Error event is shown as root's error line, on purpose.
+    c.allow("test - Error: ");
     c.expect("invited you").await.unwrap();
     c.sync().await.unwrap();
     c.root_lines("qlist").await.unwrap();
@@ -175,14 +177,14 @@ async fn root_lines_from_backend_text_cannot_inject() {
     assert_harmless(c.history());
     // The question was answered with its id.
     let mut seen = Vec::new();
-    for _ in 0..10 {
-        let cmd = acc.next_command().await.unwrap();
-        if matches!(cmd, Command::AnswerQuestion { .. }) {
-            break;
+    let answer = loop {
+        assert!(seen.len() < 10, "no answer among {seen:?}");
+        match acc.next_command().await.unwrap() {
+            Command::AnswerQuestion { id, accept } => break (id, accept),
+            other => seen.push(other),
         }
-        seen.push(cmd);
-    }
-    assert!(seen.len() < 10, "{seen:?}");
+    };
+    assert_eq!(answer, (waggle_core::QuestionId(1), true), "{seen:?}");
 }
 
 #[tokio::test]
@@ -195,7 +197,7 @@ async fn room_topic_occupants_and_messages_cannot_inject() {
     c.sync().await.unwrap();
     acc.next_command().await.unwrap(); // JoinRoom
     let room = RoomId("room@conf.test.example".into());
-    acc.emit(Event::RoomJoined {
+    acc.emit_handled(Event::RoomJoined {
         room: room.clone(),
         topic: Some(EVIL_NUL.into()),
         occupants: vec![
@@ -255,7 +257,7 @@ async fn room_topic_occupants_and_messages_cannot_inject() {
             reason: Some(EVIL.into()),
         },
     ] {
-        acc.emit(ev).await.unwrap();
+        acc.emit_handled(ev).await.unwrap();
     }
     c.expect("PART #room").await.unwrap();
     c.sync().await.unwrap();

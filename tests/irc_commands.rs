@@ -69,10 +69,10 @@ async fn extra_control_channel_filled_by_group() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
     let acc = gw.online_account(&mut c, "alice").await.unwrap();
-    acc.emit(Event::ContactUpdated(contact("bob", "work")))
+    acc.emit_handled(Event::ContactUpdated(contact("bob", "work")))
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(contact("carol", "family")))
+    acc.emit_handled(Event::ContactUpdated(contact("carol", "family")))
         .await
         .unwrap();
     c.expect(":carol!carol@test.example JOIN").await.unwrap();
@@ -111,7 +111,7 @@ async fn chat_channel_invite_kick_topic_list_part() {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
     let acc = gw.online_account(&mut c, "alice").await.unwrap();
-    acc.emit(Event::ContactUpdated(contact("bob", "work")))
+    acc.emit_handled(Event::ContactUpdated(contact("bob", "work")))
         .await
         .unwrap();
     c.expect(":bob!bob@test.example JOIN").await.unwrap();
@@ -136,7 +136,7 @@ async fn chat_channel_invite_kick_topic_list_part() {
         }
         other => panic!("expected JoinRoom, got {other:?}"),
     }
-    acc.emit(Event::RoomJoined {
+    acc.emit_handled(Event::RoomJoined {
         room: room.clone(),
         topic: Some("Plans".into()),
         occupants: vec![
@@ -162,9 +162,14 @@ async fn chat_channel_invite_kick_topic_list_part() {
     })
     .await
     .unwrap();
+    // The occupants' roles are their modes: moderator @, participant +,
+    // visitor nothing; bob is shown under his contact nick, root is there too.
+    let names = c.expect(" 353 alice ").await.unwrap();
+    let names = Msg::parse(&names);
+    let mut members: Vec<&str> = names.trailing().split(' ').collect();
+    members.sort_unstable();
+    assert_eq!(members, ["+bob", "@alice", "@root", "dave"], "{names:?}");
     c.expect(" 366 alice #room ").await.unwrap();
-    let lines = c.sync().await.unwrap();
-    let _ = lines;
 
     c.send("TOPIC #room :New plans").await.unwrap();
     c.sync().await.unwrap();
@@ -176,7 +181,7 @@ async fn chat_channel_invite_kick_topic_list_part() {
         }
     );
     // Shown only when the room confirms it.
-    acc.emit(Event::TopicChanged {
+    acc.emit_handled(Event::TopicChanged {
         room: room.clone(),
         by: Some("alice".into()),
         topic: "New plans".into(),

@@ -79,13 +79,13 @@ async fn privmsg_to_a_contact_becomes_send_message() {
 #[tokio::test]
 async fn received_message_becomes_privmsg_from_the_contact() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(received("hi alice", MessageKind::Normal))
+    acc.emit_handled(received("hi alice", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :hi alice");
 
-    acc.emit(received("waves back", MessageKind::Action))
+    acc.emit_handled(received("waves back", MessageKind::Action))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
@@ -94,14 +94,14 @@ async fn received_message_becomes_privmsg_from_the_contact() {
         ":bob!bob@test.example PRIVMSG alice :\x01ACTION waves back\x01"
     );
 
-    acc.emit(received("a notice", MessageKind::Notice))
+    acc.emit_handled(received("a notice", MessageKind::Notice))
         .await
         .unwrap();
     let l = c.expect(" NOTICE alice ").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example NOTICE alice :a notice");
 
     // HTML is stripped by default.
-    acc.emit(received("<b>bold</b> &amp; more", MessageKind::Normal))
+    acc.emit_handled(received("<b>bold</b> &amp; more", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
@@ -111,7 +111,7 @@ async fn received_message_becomes_privmsg_from_the_contact() {
 #[tokio::test]
 async fn multi_line_body_is_one_privmsg_per_line() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(received(
+    acc.emit_handled(received(
         "one\ntwo\r\n\r\nthree\rfour\n",
         MessageKind::Normal,
     ))
@@ -126,7 +126,7 @@ async fn multi_line_body_is_one_privmsg_per_line() {
     assert_eq!(texts, ["two", "three", "four"]);
 
     // An action on several lines is an action on each.
-    acc.emit(received("jumps\nand falls", MessageKind::Action))
+    acc.emit_handled(received("jumps\nand falls", MessageKind::Action))
         .await
         .unwrap();
     c.expect("\x01ACTION jumps\x01").await.unwrap();
@@ -138,15 +138,29 @@ async fn long_messages_are_split() {
     let (_gw, mut c, acc) = setup(&[]).await;
     let word = "abcdefghi ";
     let body = word.repeat(150); // 1500 bytes
-    acc.emit(received(&body, MessageKind::Normal))
+    acc.emit_handled(received(&body, MessageKind::Normal))
         .await
         .unwrap();
-    c.expect(" PRIVMSG alice ").await.unwrap();
+    let first = c.expect(" PRIVMSG alice ").await.unwrap();
     let rest = from_bob(&mut c).await;
     assert!(!rest.is_empty());
-    for l in &rest {
-        assert!(l.len() + 2 <= 512, "too long: {} bytes", l.len());
+    let pieces: Vec<&String> = std::iter::once(&first).chain(&rest).collect();
+    for l in &pieces {
+        assert!(l.len() + 2 <= 512, "too long: {} bytes: {l}", l.len());
     }
+    // Nothing was lost or cut inside a word.
+    let words: Vec<String> = pieces
+        .iter()
+        .flat_map(|l| {
+            Msg::parse(l)
+                .trailing()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(words.len(), 150, "{pieces:?}");
+    assert!(words.iter().all(|w| w == "abcdefghi"), "{pieces:?}");
 }
 
 #[tokio::test]
@@ -167,7 +181,7 @@ async fn addressing_a_contact_in_the_control_channel() {
         send("comma works too", MessageKind::Normal)
     );
     // The answer comes back where we talked, addressed to us.
-    acc.emit(received("answer", MessageKind::Normal))
+    acc.emit_handled(received("answer", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
@@ -189,7 +203,7 @@ async fn addressing_a_contact_in_the_control_channel() {
 async fn private_false_shows_messages_in_the_channel() {
     let (_gw, mut c, acc) = setup(&[]).await;
     c.root("set private false").await.unwrap();
-    acc.emit(received("in public", MessageKind::Normal))
+    acc.emit_handled(received("in public", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
@@ -203,7 +217,7 @@ async fn private_false_shows_messages_in_the_channel() {
 async fn delayed_message_with_server_time() {
     let (_gw, mut c, acc) = setup(&["server-time"]).await;
     let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "bob".into(),
         body: "from the past".into(),
         kind: MessageKind::Normal,
@@ -220,7 +234,7 @@ async fn delayed_message_with_server_time() {
     );
     // Not delayed: stamped with the time it arrived, with its msgid.
     let before = SystemTime::now() - Duration::from_secs(1);
-    acc.emit(received("now", MessageKind::Normal))
+    acc.emit_handled(received("now", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(":now").await.unwrap();
@@ -237,27 +251,45 @@ async fn delayed_message_with_server_time() {
 async fn delayed_message_without_server_time_gets_a_timestamp() {
     let (_gw, mut c, acc) = setup(&[]).await;
     let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    acc.emit(Event::MessageReceived {
+    let past = |body: &str| Event::MessageReceived {
         from: "bob".into(),
-        body: "from the past".into(),
+        body: body.into(),
         kind: MessageKind::Normal,
         sent_at: Some(sent_at),
         from_self: false,
         ids: Default::default(),
-    })
-    .await
-    .unwrap();
+    };
+    // The prefix is in the user's `timezone' (the default, local, depends on
+    // the machine: name one).
+    c.root_expect("set timezone gmt", "timezone = `gmt'")
+        .await
+        .unwrap();
+    acc.emit_handled(past("from the past")).await.unwrap();
     let l = c.expect("from the past").await.unwrap();
     assert_eq!(
         canon(&l),
         ":bob!bob@test.example PRIVMSG alice :[2020-09-13 12:26:40] from the past"
     );
+    c.root_expect("set timezone -04:30", "timezone = `-04:30'")
+        .await
+        .unwrap();
+    acc.emit_handled(past("west of here")).await.unwrap();
+    let l = c.expect("west of here").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@test.example PRIVMSG alice :[2020-09-13 07:56:40] west of here"
+    );
+    // display_timestamps false: no prefix at all.
+    c.root("set display_timestamps false").await.unwrap();
+    acc.emit_handled(past("no stamp")).await.unwrap();
+    let l = c.expect("no stamp").await.unwrap();
+    assert_eq!(canon(&l), ":bob!bob@test.example PRIVMSG alice :no stamp");
 }
 
 #[tokio::test]
 async fn own_messages_from_elsewhere_and_echo_message() {
     let (_gw, mut c, acc) = setup(&["echo-message"]).await;
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "bob".into(),
         body: "sent from my phone".into(),
         kind: MessageKind::Normal,
@@ -285,7 +317,7 @@ async fn own_messages_from_elsewhere_and_echo_message() {
 #[tokio::test]
 async fn message_from_an_unknown_handle() {
     let (_gw, mut c, acc) = setup(&[]).await;
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "stranger@elsewhere.example".into(),
         body: "who am I".into(),
         kind: MessageKind::Normal,
@@ -302,7 +334,7 @@ async fn message_from_an_unknown_handle() {
     );
 
     c.root("set handle_unknown root").await.unwrap();
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "other@elsewhere.example".into(),
         body: "via root".into(),
         kind: MessageKind::Normal,
@@ -321,7 +353,7 @@ async fn message_from_an_unknown_handle() {
         .unwrap();
 
     c.root("set handle_unknown ignore").await.unwrap();
-    acc.emit(Event::MessageReceived {
+    acc.emit_handled(Event::MessageReceived {
         from: "third@elsewhere.example".into(),
         body: "ignored".into(),
         kind: MessageKind::Normal,
@@ -332,7 +364,7 @@ async fn message_from_an_unknown_handle() {
     .await
     .unwrap();
     // The event is handled before the next thing the session does.
-    acc.emit(received("after", MessageKind::Normal))
+    acc.emit_handled(received("after", MessageKind::Normal))
         .await
         .unwrap();
     c.expect(":after").await.unwrap();

@@ -35,19 +35,19 @@ async fn everything_survives_a_restart() {
         .await
         .unwrap();
     c.root("account test set display_name Alice").await.unwrap();
-    acc.emit(Event::ContactUpdated(friend("bob", "Friends")))
+    acc.emit_handled(Event::ContactUpdated(friend("bob", "Friends")))
         .await
         .unwrap();
     c.expect(":bob!bob@test.example JOIN &bitlbee")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(friend("carol", "Work")))
+    acc.emit_handled(Event::ContactUpdated(friend("carol", "Work")))
         .await
         .unwrap();
     c.expect(":carol!carol@test.example JOIN &bitlbee")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(friend("dave", "Work")))
+    acc.emit_handled(Event::ContactUpdated(friend("dave", "Work")))
         .await
         .unwrap();
     c.expect(":dave!dave@test.example JOIN &bitlbee")
@@ -120,20 +120,20 @@ async fn everything_survives_a_restart() {
     assert_eq!(t, ["0. carol", "1. dave", "End of member list"]);
 
     // When the contacts come online they keep their nicks.
-    acc.emit(Event::ContactUpdated(friend("bob", "Friends")))
+    acc.emit_handled(Event::ContactUpdated(friend("bob", "Friends")))
         .await
         .unwrap();
     c.expect(":bobby!bob@test.example JOIN &bitlbee")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(friend("carol", "Work")))
+    acc.emit_handled(Event::ContactUpdated(friend("carol", "Work")))
         .await
         .unwrap();
     // carol is in &work by group too.
     c.expect(":carol!carol@test.example JOIN &work")
         .await
         .unwrap();
-    acc.emit(Event::ContactUpdated(friend("dave", "Work")))
+    acc.emit_handled(Event::ContactUpdated(friend("dave", "Work")))
         .await
         .unwrap();
     c.expect(":dave!dave@test.example JOIN &bitlbee")

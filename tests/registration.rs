@@ -285,10 +285,15 @@ async fn answering_the_ping_keeps_the_client() {
     };
     let gw = TestGateway::start(opts).await.unwrap();
     let mut c = gw.client("alice").await.unwrap();
-    for _ in 0..3 {
+    // Answer every PING, and nothing else, for well past ping_timeout.
+    let until = tokio::time::Instant::now() + Duration::from_millis(2500);
+    let mut pongs = 0;
+    while tokio::time::Instant::now() < until && pongs < 100 {
         let ping = Msg::parse(&c.expect(pred("PING", |m| m.is("PING"))).await.unwrap());
         c.send(&format!("PONG :{}", ping.param(0))).await.unwrap();
+        pongs += 1;
     }
+    assert!(pongs >= 3, "only {pongs} pings");
     let lines = c.root("help").await.unwrap();
     assert_none(&lines, "Ping timeout");
     assert!(!lines.is_empty());

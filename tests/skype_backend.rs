@@ -1,7 +1,8 @@
 //! The Skype backend driven directly (no IRC) against a minimal skyped: the
 //! certificate recorded at the first connection holds across automatic
 //! reconnects, settings applied while online are used by the next connection,
-//! and a `cafile` can't make the daemon read devices.
+//! a `cafile` can't make the daemon read devices, and (through IRC) a skyped
+//! that offers only TLS 1.1 is refused with the reason.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -129,4 +130,113 @@ async fn a_device_as_cafile_is_a_clear_login_error() {
         other => panic!("expected a configuration error, got {other:?}"),
     }
     assert_eq!(daemon.logins(), 0);
+}
+
+/// A skyped that speaks nothing newer than TLS 1.1 (as old skyped.py, pinned to
+/// `ssl.PROTOCOL_TLSv1`, does): OpenSSL's test server, without the system's
+/// minimum-version policy.
+struct OldTlsDaemon {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OldTlsDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OldTlsDaemon {
+    /// Start it on a free port (another one if that was taken meanwhile), and
+    /// wait until it says it accepts.
+    fn start() -> OldTlsDaemon {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), key.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.signing_key.serialize_pem()).unwrap();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new("openssl")
+                .args(["s_server", "-tls1_1", "-cipher", "ALL:@SECLEVEL=0"])
+                .args(["-accept", &format!("127.0.0.1:{port}")])
+                .arg("-cert")
+                .arg(dir.path().join("cert.pem"))
+                .arg("-key")
+                .arg(dir.path().join("key.pem"))
+                .env("OPENSSL_CONF", "/dev/null")
+                // It stops at the end of its input: keep that open.
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl is needed for this test");
+            let out = child.stdout.take().unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let ready = std::io::BufReader::new(out)
+                    .lines()
+                    .map_while(Result::ok)
+                    .any(|l| l.starts_with("ACCEPT"));
+                let _ = tx.send(ready);
+            });
+            if rx.recv_timeout(std::time::Duration::from_secs(20)) == Ok(true) {
+                return OldTlsDaemon {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("openssl s_server never listened");
+    }
+}
+
+#[tokio::test]
+async fn a_skyped_offering_only_tls_1_1_is_refused_and_told_why() {
+    let old = OldTlsDaemon::start();
+    let gw = waggle_tests::skyped::SkypeGateway::start().await.unwrap();
+    let mut c = waggle_tests::IrcClient::connect(gw.addr()).await.unwrap();
+    c.register("alice").await.unwrap();
+    c.root_expect("account add skype alice foo", "Account successfully added")
+        .await
+        .unwrap();
+    c.root_expect("account skype set server 127.0.0.1", "server = `127.0.0.1'")
+        .await
+        .unwrap();
+    c.root_expect(
+        &format!("account skype set port {}", old.port),
+        &format!("port = `{}'", old.port),
+    )
+    .await
+    .unwrap();
+    c.root_expect("set auto_reconnect_delay 1", "auto_reconnect_delay")
+        .await
+        .unwrap();
+    let refusal = c
+        .root_wait(
+            "account skype on",
+            "skype - Login error: TLS with skyped failed (",
+        )
+        .await
+        .unwrap();
+    assert!(
+        refusal.ends_with("): skyped must offer TLS 1.2 or newer"),
+        "{refusal}"
+    );
+    c.expect("skype - Signing off..").await.unwrap();
+    // A configuration error: not retried (a retry would come after a second).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let lines = c.sync().await.unwrap();
+    waggle_tests::assert_none(&lines, "Reconnecting");
+    waggle_tests::assert_none(&lines, "Logging in");
 }

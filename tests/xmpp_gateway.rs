@@ -73,6 +73,10 @@ async fn login_roster_and_presence_on_irc() {
 #[tokio::test]
 async fn wrong_password_on_irc_does_not_reconnect() {
     let (p, gw, mut c) = setup(&[("alice", PW)]).await;
+    // A retry would come after a second.
+    c.root_expect("set auto_reconnect_delay 1", "auto_reconnect_delay = `1'")
+        .await
+        .unwrap();
     gw.add_account(&mut c, &p, "alice", "nope", &[])
         .await
         .unwrap();
@@ -81,13 +85,28 @@ async fn wrong_password_on_irc_does_not_reconnect() {
         .await
         .unwrap();
     c.expect("jabber - Signing off..").await.unwrap();
-    let after = c.sync().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    c.sync().await.unwrap();
+    let tries = c
+        .history()
+        .iter()
+        .filter(|l| l.contains("jabber - Logging in: Connecting"))
+        .count();
+    assert_eq!(tries, 1, "{:#?}", c.history());
     assert!(
-        !after.iter().any(|l| l.contains("Reconnecting")),
-        "{after:?}"
+        !c.history().iter().any(|l| l.contains("Reconnecting")),
+        "{:#?}",
+        c.history()
     );
+    // The account is there, off.
     let list = c.root("account list").await.unwrap();
-    assert!(list.iter().any(|l| l.contains("jabber")), "{list:?}");
+    assert_eq!(
+        list,
+        [
+            " 0 (jabber): jabber, alice@localhost",
+            "End of account list"
+        ]
+    );
     // The protocol's own settings are in the help tree too.
     let help = c.root("help set tls_verify").await.unwrap();
     assert!(
@@ -295,7 +314,17 @@ async fn server_down_then_up_on_irc() {
     c.root("set auto_reconnect_delay 1").await.unwrap();
     gw.online_account(&mut c, &p, "alice", PW).await.unwrap();
     p.stop();
+    // The lost connection is reported (its wording is the OS's), then the account
+    // signs off and is retried.
+    c.allow("jabber - Error: ");
     c.expect("jabber - Signing off..").await.unwrap();
+    assert!(
+        c.history()
+            .iter()
+            .any(|l| l.contains("jabber - Error: Connection lost")),
+        "{:?}",
+        c.history()
+    );
     c.expect("jabber - Reconnecting in 1 seconds..")
         .await
         .unwrap();

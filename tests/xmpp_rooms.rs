@@ -274,8 +274,7 @@ async fn kick_an_occupant() {
     bob.expect_presence(&room("strict"), PresenceType::Unavailable)
         .await
         .unwrap();
-    // A kick we may not do is reported, not swallowed.
-    bob.join_room(&room("strict"), "bob").await.unwrap();
+    // Kicking someone who is not there is reported, not swallowed.
     a.send(Command::KickFromRoom {
         room: RoomId(room("strict")),
         nick: "nobody".into(),
@@ -286,6 +285,51 @@ async fn kick_an_occupant() {
     a.expect(
         "an error",
         |e| matches!(e, Event::Error { text } if text.contains("nobody")),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_kick_we_may_not_do_is_refused_and_reported() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    // bob's room: alice is a mere participant there.
+    let mut bob = XmppContact::connect(&p, "bob", PW).await.unwrap();
+    bob.join_room(&room("bobs"), "bob").await.unwrap();
+    let mut a = BackendAccount::online(&p, "alice", PW).await.unwrap();
+    let joined = join(&mut a, "bobs", "alice").await;
+    let me = occupants(&joined).into_iter().find(|o| o.is_self).unwrap();
+    assert_eq!(me.role, Role::Participant, "{joined:?}");
+    a.send(Command::KickFromRoom {
+        room: RoomId(room("bobs")),
+        nick: "bob".into(),
+        reason: Some("mine now".into()),
+    })
+    .await
+    .unwrap();
+    let e = a
+        .expect("the refusal", |e| matches!(e, Event::Error { .. }))
+        .await
+        .unwrap();
+    let Event::Error { text } = e else {
+        unreachable!()
+    };
+    assert!(
+        text.starts_with(&format!("Could not kick bob from {}: ", room("bobs"))),
+        "{text}"
+    );
+    // bob is still there.
+    assert!(
+        !a.seen()
+            .iter()
+            .any(|e| matches!(e, Event::OccupantLeft { nick, .. } if nick == "bob")),
+        "{:?}",
+        a.seen()
+    );
+    bob.room_say(&room("bobs"), "still here").await.unwrap();
+    a.expect(
+        "bob talks",
+        |e| matches!(e, Event::RoomMessage { body, .. } if body == "still here"),
     )
     .await
     .unwrap();

@@ -251,9 +251,10 @@ impl TestAccountHandle {
         Ok(())
     }
 
-    /// Report a contact with `handle` in presence `state` (no name, no group).
+    /// Report a contact with `handle` in presence `state` (no name, no group),
+    /// and wait until the gateway has it.
     pub async fn contact(&self, handle: &str, state: PresenceState) -> Result<()> {
-        self.emit(Event::ContactUpdated(contact(handle, state)))
+        self.emit_handled(Event::ContactUpdated(contact(handle, state)))
             .await
     }
 
@@ -290,16 +291,39 @@ impl TestAccountHandle {
     }
 }
 
+/// Everything the `test` protocol can do (its default).
+pub const ALL_CAPABILITIES: Capabilities = Capabilities {
+    rooms: true,
+    contact_list: true,
+    block: true,
+    typing: true,
+    room_list: true,
+    chat_with: true,
+    raw: true,
+};
+
 /// The `test` protocol backend.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TestBackend {
     hub: TestHub,
+    capabilities: Capabilities,
+}
+
+impl Default for TestBackend {
+    fn default() -> Self {
+        Self::new(TestHub::default())
+    }
 }
 
 impl TestBackend {
-    /// A backend registering its accounts in `hub`.
+    /// A backend registering its accounts in `hub`, able to do everything.
     pub fn new(hub: TestHub) -> Self {
-        TestBackend { hub }
+        Self::with_capabilities(hub, ALL_CAPABILITIES)
+    }
+
+    /// A backend that declares only `capabilities` (to see the gateway refuse the rest).
+    pub fn with_capabilities(hub: TestHub, capabilities: Capabilities) -> Self {
+        TestBackend { hub, capabilities }
     }
 
     /// The hub its accounts register in.
@@ -315,15 +339,7 @@ impl Backend for TestBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            rooms: true,
-            contact_list: true,
-            block: true,
-            typing: true,
-            room_list: true,
-            chat_with: true,
-            raw: true,
-        }
+        self.capabilities
     }
 
     fn contact_host(&self) -> &'static str {

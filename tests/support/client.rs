@@ -2,7 +2,10 @@
 //!
 //! Reads are line by line with a timeout; [`IrcClient::sync`] is the barrier: it
 //! sends `PING :sync-N` and collects everything the gateway sent before the
-//! matching PONG.
+//! matching PONG. [`IrcClient::expect`] is strict by default: it fails on an
+//! error reply nobody expected (see the `strict` module).
+
+mod strict;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -210,6 +213,7 @@ pub struct IrcClient {
     timeout: Duration,
     closed: bool,
     history: Vec<String>,
+    allowed: strict::Allowed,
 }
 
 impl std::fmt::Debug for IrcClient {
@@ -253,6 +257,7 @@ impl IrcClient {
             timeout: DEFAULT_TIMEOUT,
             closed: false,
             history: Vec::new(),
+            allowed: strict::Allowed::strict(),
         }
     }
 
@@ -269,6 +274,24 @@ impl IrcClient {
     /// Change how long each wait lasts.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Let error lines matching `m` pass [`IrcClient::expect`] from now on: the
+    /// test provokes them on purpose (see the `strict` module).
+    pub fn allow<M: Matcher + Send + Sync + 'static>(&mut self, m: M) -> &mut Self {
+        self.allowed.add(Box::new(m));
+        self
+    }
+
+    /// Forget what [`IrcClient::allow`] allowed.
+    pub fn disallow_all(&mut self) {
+        self.allowed.clear();
+    }
+
+    /// Let [`IrcClient::expect`] skip every line, errors included (for tests that
+    /// flood the gateway with bad input and read only the outcome).
+    pub fn lenient(&mut self) {
+        self.allowed.set_strict(false);
     }
 
     /// Send one line; CRLF is appended.
@@ -345,8 +368,9 @@ impl IrcClient {
         self.read_line_until(deadline).await
     }
 
-    /// Read lines until one matches; returns it. The lines before it are dropped.
-    /// Fails after the timeout or at end of stream, listing what was seen.
+    /// Read lines until one matches; returns it. The lines before it are dropped,
+    /// except that an error reply nobody allowed fails the wait (strict mode, see
+    /// the `strict` module). Fails after the timeout or at end of stream, listing what was seen.
     pub async fn expect<M: Matcher>(&mut self, m: M) -> Result<String> {
         let deadline = Instant::now() + self.timeout;
         let mut seen: Vec<String> = Vec::new();
@@ -368,8 +392,17 @@ impl IrcClient {
                     ));
                 }
             };
-            if m.matches(&line, &Msg::parse(&line)) {
+            let msg = Msg::parse(&line);
+            if m.matches(&line, &msg) {
                 return Ok(line);
+            }
+            if let Some(why) = self.allowed.refuse(&line, &msg, &self.root_nick) {
+                return Err(anyhow!(
+                    "{why} nobody expected while waiting for {} (allow it with \
+                     IrcClient::allow if the test provokes it): {line}; seen before:{}",
+                    m.describe(),
+                    listing(&seen)
+                ));
             }
             seen.push(line);
         }
@@ -484,9 +517,20 @@ impl IrcClient {
         Ok(self.root_texts(&lines))
     }
 
-    /// Like [`IrcClient::root`], failing unless a reply contains `needle`.
+    /// Like [`IrcClient::root`], failing unless a reply contains `needle`, and
+    /// (in strict mode) when another line is an error nobody allowed.
     pub async fn root_expect(&mut self, cmd: &str, needle: &str) -> Result<Vec<String>> {
-        let texts = self.root(cmd).await?;
+        let lines = self.root_lines(cmd).await?;
+        for line in &lines {
+            let msg = Msg::parse(line);
+            if msg.trailing().contains(needle) {
+                continue;
+            }
+            if let Some(why) = self.allowed.refuse(line, &msg, &self.root_nick) {
+                bail!("{why} nobody expected in the reply to {cmd:?}: {line}");
+            }
+        }
+        let texts = self.root_texts(&lines);
         if !texts.iter().any(|t| t.contains(needle)) {
             bail!(
                 "root's reply to {cmd:?} has no {needle:?}; got:{}",

@@ -50,6 +50,8 @@ pub struct GatewayOptions {
     pub register_before_connect: bool,
     /// Register the `test` backend (false: a gateway with no backend at all).
     pub with_test_backend: bool,
+    /// What the `test` backend declares it can do (everything by default).
+    pub capabilities: waggle_core::Capabilities,
 }
 
 impl Default for GatewayOptions {
@@ -69,6 +71,7 @@ impl Default for GatewayOptions {
             max_connections_per_address: d.max_connections,
             register_before_connect: d.register_before_connect,
             with_test_backend: true,
+            capabilities: crate::backend::ALL_CAPABILITIES,
         }
     }
 }
@@ -231,7 +234,10 @@ impl TestGateway {
     async fn launch(&mut self) -> Result<()> {
         let mut registry = ProtocolRegistry::new();
         if self.opts.with_test_backend {
-            registry.register(Arc::new(TestBackend::new(self.hub.clone())));
+            registry.register(Arc::new(TestBackend::with_capabilities(
+                self.hub.clone(),
+                self.opts.capabilities,
+            )));
         }
         self.running =
             Some(RunningGateway::launch(&self.db_path, self.opts.server_config(), registry).await?);

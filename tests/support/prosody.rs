@@ -74,6 +74,7 @@ pub struct ProsodyOptions {
     component: Option<(String, String)>,
     first_c2s_port: Option<u16>,
     stanza_size_limit: Option<usize>,
+    only_plain: bool,
 }
 
 impl Default for ProsodyOptions {
@@ -87,6 +88,7 @@ impl Default for ProsodyOptions {
             component: None,
             first_c2s_port: None,
             stanza_size_limit: None,
+            only_plain: false,
         }
     }
 }
@@ -133,6 +135,12 @@ impl ProsodyOptions {
     /// Let clients send stanzas up to `bytes` (Prosody's default is 256 KiB).
     pub fn stanza_size_limit(mut self, bytes: usize) -> Self {
         self.stanza_size_limit = Some(bytes);
+        self
+    }
+
+    /// SASL PLAIN as the only mechanism, offered even without TLS (no SCRAM).
+    pub fn only_plain_sasl(mut self) -> Self {
+        self.only_plain = true;
         self
     }
 
@@ -275,6 +283,11 @@ fn config_text(dir: &Path, ports: Ports, o: &ProsodyOptions) -> String {
         .stanza_size_limit
         .map(|n| format!("c2s_stanza_size_limit = {n}\n"))
         .unwrap_or_default();
+    let sasl = if o.only_plain {
+        "disable_sasl_mechanisms = { \"SCRAM-SHA-1\"; \"SCRAM-SHA-1-PLUS\"; \"DIGEST-MD5\" }\nallow_unencrypted_plain_auth = true\n"
+    } else {
+        ""
+    };
     format!(
         r#"-- Written by the Waggle tests.
 pidfile = "{d}/prosody.pid"
@@ -298,7 +311,7 @@ storage = "internal"
 c2s_require_encryption = false
 allow_registration = false
 archive_expires_after = "never"
-{size_limit}ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
+{size_limit}{sasl}ssl = {{ certificate = "{d}/server.crt"; key = "{d}/server.key"; }}
 VirtualHost "{DOMAIN}"
 VirtualHost "{DNS_DOMAIN}"
 Component "{MUC}" "muc"

@@ -186,6 +186,34 @@ impl BackendAccount {
         self.task.as_ref().is_some_and(|t| !t.is_finished())
     }
 
+    /// Wait until the run (or the supervisor) ends by itself, reading what it
+    /// emits on the way; fails if it is still going after [`EVENT_TIMEOUT`].
+    pub async fn wait_ended(&mut self) -> Result<()> {
+        let task = self.task.take().ok_or_else(|| anyhow!("no task"))?;
+        let ended = tokio::time::timeout(EVENT_TIMEOUT, async {
+            tokio::pin!(task);
+            loop {
+                tokio::select! {
+                    r = &mut task => return r,
+                    Some(BackendEvent { seq, event, .. }) = self.events.recv() => {
+                        self.read(seq, event);
+                    }
+                }
+            }
+        })
+        .await;
+        match ended {
+            Ok(Ok(_)) => {
+                while let Ok(BackendEvent { seq, event: e, .. }) = self.events.try_recv() {
+                    self.read(seq, e);
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => bail!("backend task failed: {e}"),
+            Err(_) => bail!("still running; seen: {:#?}", self.seen),
+        }
+    }
+
     /// Wait for the outcome of a single [`BackendAccount::run`].
     pub async fn result(&mut self) -> Result<Result<(), BackendError>> {
         let task = self.task.take().ok_or_else(|| anyhow!("no task"))?;

@@ -39,6 +39,11 @@ impl XmppGateway {
         Ok(XmppGateway { running, _dir: dir })
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.addr()
+    }
+
     /// Connect a client and register it as `nick`.
     pub async fn client(&self, nick: &str) -> Result<IrcClient> {
         let mut c = IrcClient::connect(self.running.addr()).await?;

@@ -46,6 +46,14 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
         Ok(id) => id,
         Err(e) => return s.root_say(e),
     };
+    // Refused before anything is said or a nick is taken for the contact.
+    let can_add = s
+        .account_by_id(id)
+        .and_then(|a| s.shared.protocols.get(&a.rec.protocol))
+        .is_some_and(|b| b.capabilities().contact_list);
+    if !can_add {
+        return s.root_say("Command `add' not supported by this protocol");
+    }
     let handle = args[1].clone();
     if let Some(nick) = args.get(2) {
         if !is_valid_nick(nick) {

@@ -529,6 +529,10 @@ pub const USER_NICK: &str = "irc_nick";
 /// real name when the account starts.
 pub const USER_REALNAME: &str = "irc_realname";
 
+/// The [`Presence::show`] of a contact a backend knows to be on a mobile device
+/// (the state stays what the contact says; `mobile_is_away` shows it as away).
+pub const SHOW_MOBILE: &str = "mobile";
+
 /// The account a protocol gives every identified user when it hosts its users
 /// itself (the XMPP component: `alice` is `alice@gw.example.org`), added by the
 /// gateway rather than with `account add`.
@@ -766,6 +770,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Account settings this protocol adds to the common ones.
     fn settings(&self) -> &'static [SettingDef] {
         &[]
+    }
+    /// Whether message bodies of this protocol are HTML (`strip_html` applies to
+    /// them); plain-text protocols (the default) are shown as sent.
+    fn sends_html(&self) -> bool {
+        false
     }
     /// Actions the IRC client can run on a contact with a CTCP of that name,
     /// with a short description each (listed, in this order, by CTCP `HELP`).

@@ -197,14 +197,7 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
         position: s.accounts.len() as u32,
     };
     let has_password = rec.password.is_some();
-    s.accounts.push(Account {
-        id,
-        rec,
-        state: AccountState::Off,
-        commands: None,
-        cancel: None,
-        ack: None,
-    });
+    s.accounts.push(Account::new(id, rec));
     s.save_account(id).await;
     s.root_say(&format!("Account successfully added with tag {tag}"));
     if !has_password {

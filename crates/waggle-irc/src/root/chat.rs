@@ -8,13 +8,6 @@ use crate::nick::{CHANNELLEN, irc_lower};
 use crate::user::state::{AccountState, Channel};
 use crate::user::{CONTROL_CHANNEL, Cx};
 
-fn find_channel(s: &Cx<'_>, key: &str) -> Option<String> {
-    if let Ok(n) = key.parse::<usize>() {
-        return s.channels.get(n).map(|c| c.name.clone());
-    }
-    s.channel(key).map(|c| c.name.clone())
-}
-
 pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     if "list".starts_with(&sub) {
@@ -23,7 +16,7 @@ pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let kind = c.setting("type").unwrap_or("control");
+                let kind = if c.is_chat() { "chat" } else { "control" };
                 let joined = if c.joined { " (joined)" } else { "" };
                 format!("{i:2}. {}, {kind} channel{joined}", c.name)
             })
@@ -34,8 +27,20 @@ pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
         s.root_say("End of channel list");
         return;
     }
-    let Some(name) = find_channel(s, &args[0]) else {
-        return s.root_say(&format!("Could not find channel `{}'", args[0]));
+    let Some(name) = s.find_channel(&args[0]) else {
+        // BitlBee's short form, typed in a channel: `channel set …` is about it.
+        let here = s
+            .reply_to
+            .clone()
+            .filter(|t| t.starts_with(['#', '&']))
+            .and_then(|t| s.find_channel(&t));
+        match here {
+            Some(here) if !sub.is_empty() && "set".starts_with(&sub) => {
+                set::run(s, Target::Channel(here), &args[1..]).await;
+            }
+            _ => s.root_say(&format!("Could not find channel `{}'", args[0])),
+        }
+        return;
     };
     let Some(verb) = args.get(1).map(|v| v.to_ascii_lowercase()) else {
         return s.root_say("Not enough parameters given (need 2).");
@@ -108,9 +113,10 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
                 .map(|a| a.rec.tag.clone())
                 .unwrap_or_default();
             let mut ch = Channel::new(&channel);
-            ch.settings.insert("type".into(), "chat".into());
-            ch.settings.insert("account".into(), tag);
-            ch.settings.insert("room".into(), room);
+            ch.set("type", Some("chat".into()));
+            ch.set("chat_type", Some("room".into()));
+            ch.set("account", Some(tag));
+            ch.set("room", Some(room));
             s.channels.push(ch);
             s.save_channel(&channel).await;
             s.root_say(&format!(
@@ -156,7 +162,7 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
             if args.len() < 2 {
                 return s.root_say("Not enough parameters given (need 2).");
             }
-            match find_channel(s, &args[1]) {
+            match s.find_channel(&args[1]) {
                 Some(name) => delete_channel(s, &name).await,
                 None => s.root_say(&format!("Could not find channel `{}'", args[1])),
             }

@@ -68,6 +68,8 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
                 presence: Default::default(),
                 persistent: !tmp,
                 last_channel: None,
+                away_reply_after: None,
+                online_since: None,
                 user,
                 host,
             },
@@ -96,8 +98,8 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
     let group = s
         .channels
         .iter()
-        .find(|c| c.joined && c.setting("fill_by") == Some("group"))
-        .and_then(|c| c.setting("group").map(str::to_string));
+        .find(|c| c.joined && matches!(c.cfg.fill_by, crate::user::settings::FillBy::Group(_)))
+        .and_then(|c| c.cfg.group.clone());
     match &group {
         Some(g) => s.root_say(&format!("Adding `{handle}' to contact list (group {g})")),
         None => s.root_say(&format!("Adding `{handle}' to contact list")),

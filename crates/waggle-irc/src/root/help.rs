@@ -89,7 +89,7 @@ fn command_help(def: &CommandDef, sub: Option<&str>) -> String {
 
 fn settings_list(protocols: &ProtocolRegistry) -> String {
     let mut out = String::from("Settings (see \x02help set <name>\x02):\n\nGlobal:");
-    for d in settings::GLOBAL.iter().filter(|d| !d.secret) {
+    for d in settings::GLOBAL.iter().filter(|d| !d.secret && !d.hidden) {
         out.push_str(&format!(" {}", d.name));
     }
     out.push_str("\nAccount:");

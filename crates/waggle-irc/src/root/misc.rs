@@ -13,7 +13,7 @@ pub(super) fn answer(s: &mut Cx<'_>, args: &[String], accept: bool) {
             Ok(i) if i < s.questions.len() => i,
             _ => return s.root_say("Invalid query number"),
         },
-        None if s.setting("query_order") == Some("fifo") => 0,
+        None if s.cfg.fifo => 0,
         None => s.questions.len() - 1,
     };
     let q = s.questions.remove(index);

@@ -59,7 +59,7 @@ impl Cx<'_> {
     /// `/invite nick` into a control channel filled by a buddy-list group: as in
     /// BitlBee, the contact is added to (moved into) that group.
     pub(crate) fn invite_to_group(&mut self, ch: &Channel, contact: &ContactEntry) {
-        let Some(group) = ch.setting("group").map(str::to_string) else {
+        let Some(group) = ch.cfg.group.clone() else {
             return;
         };
         let cmd = Command::AddContact {
@@ -91,7 +91,7 @@ impl Cx<'_> {
         let Some(mask) = self.contacts.get(&key).map(|c| c.mask()) else {
             return;
         };
-        let prefix = format!("{}{}", self.nick, self.setting("to_char").unwrap_or(": "));
+        let prefix = format!("{}{}", self.nick, self.cfg.to_char);
         let text = sanitize::lines(line)
             .into_iter()
             .map(|l| format!("{prefix}{l}"))

@@ -22,7 +22,7 @@ impl Cx<'_> {
             self.join_channel_now(name);
             return;
         }
-        let (Some(tag), Some(room)) = (ch.setting("account"), ch.setting("room")) else {
+        let (Some(tag), Some(room)) = (ch.cfg.account.as_deref(), ch.cfg.room.as_deref()) else {
             // Not bound to a room: the user (and root) are there alone until
             // an invitation starts a group chat.
             self.join_channel_now(name);
@@ -32,14 +32,10 @@ impl Cx<'_> {
             self.send(self.numeric("403").param(name).param("No such channel"));
             return;
         };
-        let nick = ch
-            .setting("nick")
-            .map(str::to_string)
-            .unwrap_or_else(|| self.nick.clone());
         let cmd = Command::JoinRoom {
             room: RoomId(room.to_string()),
-            nick,
-            password: ch.setting("password").map(str::to_string),
+            nick: self.room_nick(&ch, account),
+            password: ch.cfg.password.clone(),
         };
         match self.send_command(account, cmd) {
             Ok(()) => {
@@ -80,7 +76,7 @@ impl Cx<'_> {
         let adhoc = self
             .adhoc
             .remove(&account)
-            .filter(|n| self.channel(n).is_some_and(|c| c.setting("room").is_none()));
+            .filter(|n| self.channel(n).is_some_and(|c| c.cfg.room.is_none()));
         let name = match self.chat_channel_for(account, &room) {
             Some(n) => n,
             None if adhoc.is_some() => {
@@ -88,9 +84,9 @@ impl Cx<'_> {
                 let name = adhoc.unwrap_or_default();
                 let tag = self.account_by_id(account).map(|a| a.rec.tag.clone());
                 if let Some(ch) = self.channel_mut(&name) {
-                    ch.settings.insert("room".into(), room.0.clone());
+                    ch.set("room", Some(room.0.clone()));
                     if let Some(tag) = tag {
-                        ch.settings.insert("account".into(), tag);
+                        ch.set("account", Some(tag));
                     }
                 }
                 name
@@ -119,10 +115,10 @@ impl Cx<'_> {
                     name.push('_');
                 }
                 let mut ch = super::state::Channel::new(&name);
-                ch.settings.insert("type".into(), "chat".into());
-                ch.settings.insert("room".into(), room.0.clone());
+                ch.set("type", Some("chat".into()));
+                ch.set("room", Some(room.0.clone()));
                 if let Some(a) = self.account_by_id(account) {
-                    ch.settings.insert("account".into(), a.rec.tag.clone());
+                    ch.set("account", Some(a.rec.tag.clone()));
                 }
                 self.channels.push(ch);
                 name
@@ -191,36 +187,28 @@ impl Cx<'_> {
             .channels
             .iter()
             .filter(|c| c.is_chat() && !c.joined)
-            .filter(|c| c.setting("account").and_then(|t| self.find_account(t)) == Some(account))
             .filter(|c| {
-                c.join_pending
-                    || c.setting("auto_join")
-                        .and_then(waggle_core::settings::parse_bool)
-                        .unwrap_or(false)
+                c.cfg.account.as_deref().and_then(|t| self.find_account(t)) == Some(account)
             })
+            .filter(|c| c.join_pending || c.cfg.auto_join)
             .map(|c| c.name.clone())
             .collect();
         for name in names {
             let Some(ch) = self.channel(&name).cloned() else {
                 continue;
             };
-            let (Some(room), nick) = (
-                ch.setting("room"),
-                ch.setting("nick")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| self.nick.clone()),
-            ) else {
+            let Some(room) = ch.cfg.room.clone() else {
                 continue;
             };
             let cmd = Command::JoinRoom {
-                room: RoomId(room.to_string()),
-                nick,
-                password: ch.setting("password").map(str::to_string),
+                room: RoomId(room.clone()),
+                nick: self.room_nick(&ch, account),
+                password: ch.cfg.password.clone(),
             };
             if self.send_command(account, cmd).is_ok()
                 && let Some(c) = self.channel_mut(&name)
             {
-                c.room = Some((account, RoomId(room.to_string())));
+                c.room = Some((account, RoomId(room)));
                 c.join_pending = false;
             }
         }
@@ -228,6 +216,19 @@ impl Cx<'_> {
 }
 
 impl super::User {
+    /// The user's nick in a chat: the channel's `nick`, else the account's
+    /// `display_name` (as BitlBee's jabber does), else the IRC nick.
+    pub(crate) fn room_nick(&self, ch: &super::state::Channel, account: AccountId) -> String {
+        ch.cfg
+            .nick
+            .clone()
+            .or_else(|| {
+                self.account_by_id(account)
+                    .and_then(|a| a.cfg.display_name.clone())
+            })
+            .unwrap_or_else(|| self.nick.clone())
+    }
+
     /// The channel bound to a room of an account.
     pub(crate) fn chat_channel_for(&self, account: AccountId, room: &RoomId) -> Option<String> {
         self.channels
@@ -240,9 +241,12 @@ impl super::User {
             .or_else(|| {
                 self.channels.iter().find(|c| {
                     c.is_chat()
-                        && c.setting("room")
+                        && c.cfg
+                            .room
+                            .as_deref()
                             .is_some_and(|r| r.eq_ignore_ascii_case(&room.0))
-                        && c.setting("account").and_then(|t| self.find_account(t)) == Some(account)
+                        && c.cfg.account.as_deref().and_then(|t| self.find_account(t))
+                            == Some(account)
                 })
             })
             .map(|c| c.name.clone())

@@ -6,7 +6,7 @@ use tracing::warn;
 use waggle_core::{AccountId, AccountRecord, ChannelRecord, ContactRecord, StoreError};
 
 use super::Cx;
-use super::state::{Account, AccountState, Channel, ContactEntry, NickOwner};
+use super::state::{Account, Channel, ContactEntry, NickOwner};
 use crate::line::Line;
 use crate::nick::irc_lower;
 use crate::registration::Login;
@@ -103,7 +103,7 @@ impl Cx<'_> {
         let Some(ch) = self.channel(name) else { return };
         let rec = ChannelRecord {
             name: ch.name.clone(),
-            settings: ch.settings.clone(),
+            settings: ch.settings().clone(),
         };
         if let Err(e) = self.shared.store.save_channel(login.id, &rec).await {
             self.report("the channel", e);
@@ -134,7 +134,7 @@ impl Cx<'_> {
         let chans: Vec<String> = self
             .channels
             .iter()
-            .filter(|c| !c.settings.is_empty())
+            .filter(|c| !c.settings().is_empty())
             .map(|c| c.name.clone())
             .collect();
         for c in chans {
@@ -188,17 +188,11 @@ impl Cx<'_> {
             );
             self.nicks.insert("root".into(), NickOwner::Root);
             self.settings = data.settings;
+            self.settings_changed();
             for rec in data.accounts {
                 let id = AccountId(self.next_account);
                 self.next_account += 1;
-                self.accounts.push(Account {
-                    id,
-                    rec,
-                    state: AccountState::Off,
-                    commands: None,
-                    cancel: None,
-                    ack: None,
-                });
+                self.accounts.push(Account::new(id, rec));
             }
             for c in data.contacts {
                 let Some((acc_id, protocol)) = self
@@ -219,6 +213,8 @@ impl Cx<'_> {
                     presence: Default::default(),
                     persistent: true,
                     last_channel: None,
+                    away_reply_after: None,
+                    online_since: None,
                     user,
                     host,
                 };
@@ -237,10 +233,10 @@ impl Cx<'_> {
             }
             for rec in data.channels {
                 match self.channel_mut(&rec.name) {
-                    Some(ch) => ch.settings = rec.settings,
+                    Some(ch) => ch.set_all(rec.settings),
                     None => {
                         let mut ch = Channel::new(&rec.name);
-                        ch.settings = rec.settings;
+                        ch.set_all(rec.settings);
                         self.channels.push(ch);
                     }
                 }
@@ -264,12 +260,7 @@ impl Cx<'_> {
             let auto: Vec<String> = self
                 .channels
                 .iter()
-                .filter(|c| {
-                    !c.joined
-                        && c.setting("auto_join")
-                            .and_then(waggle_core::settings::parse_bool)
-                            .unwrap_or(false)
-                })
+                .filter(|c| !c.joined && c.cfg.auto_join)
                 .map(|c| c.name.clone())
                 .collect();
             for name in auto {
@@ -317,14 +308,7 @@ impl Cx<'_> {
                         settings: Default::default(),
                         position: self.accounts.len() as u32,
                     };
-                    self.accounts.push(Account {
-                        id,
-                        rec,
-                        state: AccountState::Off,
-                        commands: None,
-                        cancel: None,
-                        ack: None,
-                    });
+                    self.accounts.push(Account::new(id, rec));
                     added.push(id);
                     id
                 }
@@ -342,14 +326,7 @@ impl Cx<'_> {
         rec.row = None;
         rec.tag = self.unique_tag(&rec.tag);
         rec.position = self.accounts.len() as u32;
-        self.accounts.push(Account {
-            id,
-            rec,
-            state: AccountState::Off,
-            commands: None,
-            cancel: None,
-            ack: None,
-        });
+        self.accounts.push(Account::new(id, rec));
         self.save_account(id).await;
         if was_on {
             self.start_account(id);

@@ -155,7 +155,7 @@ impl Cx<'_> {
                 let login = Login { id, key, name };
                 // SASL speaks for itself (900/903): no greeting, no +R.
                 if self.adopt_login(login, true, true).await {
-                    if self.flag("auto_connect") {
+                    if self.cfg.auto_connect {
                         self.start_auto_accounts();
                     }
                 } else if let Some((_, greeting)) = self.ctl.handover.as_mut() {

@@ -95,7 +95,7 @@ impl Cx<'_> {
                     &self.my_mask(),
                     &self.realname,
                     &ch.name,
-                    if self.away.is_some() { "G" } else { "H" },
+                    if self.away().is_some() { "G" } else { "H" },
                 ));
                 for m in ch.members.values() {
                     let here = match self.contact_by_nick(&m.nick) {
@@ -138,9 +138,13 @@ impl Cx<'_> {
         let server = self.shared.config.name.clone();
         let mut out = Vec::new();
         if let Some(c) = self.contact_by_nick(&nick) {
-            let tag = self
+            // As BitlBee: the account's login and server, then the protocol.
+            let (login, protocol) = self
                 .account_by_id(c.account)
-                .map(|a| a.rec.tag.clone())
+                .map(|a| {
+                    let server = a.rec.settings.get("server").cloned().unwrap_or_default();
+                    (format!("{}.{server}", a.rec.handle), a.rec.protocol.clone())
+                })
                 .unwrap_or_default();
             out.push(
                 self.numeric("311")
@@ -150,29 +154,27 @@ impl Cx<'_> {
                     .param("*")
                     .param(c.display_name.as_deref().unwrap_or(&c.handle)),
             );
-            out.push(self.numeric("312").param(&c.nick).param(&server).param(
+            out.push(self.numeric("312").param(&c.nick).param(login).param(
                 match &c.presence.device {
-                    Some(device) => format!("{tag} network, resource {device}"),
-                    None => format!("{tag} network"),
+                    Some(device) => format!("{protocol} network, resource {device}"),
+                    None => format!("{protocol} network"),
                 },
             ));
-            match c.presence.state {
-                waggle_core::PresenceState::Offline => {
-                    out.push(self.numeric("301").param(&c.nick).param("User is offline"));
-                }
-                waggle_core::PresenceState::Away => {
-                    let what = c.presence.show.clone().unwrap_or_else(|| "Away".into());
-                    let text = match &c.presence.message {
-                        Some(m) => format!("{what} ({m})"),
-                        None => what,
-                    };
-                    out.push(self.numeric("301").param(&c.nick).param(text));
-                }
-                waggle_core::PresenceState::Online => {
-                    if let Some(m) = &c.presence.message {
-                        out.push(self.numeric("320").param(&c.nick).param(m));
-                    }
-                }
+            if !c.is_online() {
+                out.push(self.numeric("301").param(&c.nick).param("User is offline"));
+            } else if let Some(text) = self.away_text(c) {
+                out.push(self.numeric("301").param(&c.nick).param(text));
+            } else if let Some(m) = &c.presence.message {
+                out.push(self.numeric("320").param(&c.nick).param(m));
+            }
+            if let Some(since) = c.online_since.filter(|_| c.is_online()) {
+                out.push(
+                    self.numeric("317")
+                        .param(&c.nick)
+                        .param("0")
+                        .param(since.to_string())
+                        .param("seconds idle, signon time"),
+                );
             }
         } else if self.is_root(&nick) {
             let root = self.root_nick();
@@ -205,7 +207,7 @@ impl Cx<'_> {
                     .param(&server)
                     .param("Waggle IRC gateway"),
             );
-            if let Some(a) = &self.away {
+            if let Some(a) = self.away() {
                 out.push(self.numeric("301").param(&self.nick).param(a));
             }
             if self.bot {
@@ -238,7 +240,7 @@ impl Cx<'_> {
 
     fn userhost(&self, nick: &str) -> Option<String> {
         if irc_lower(nick) == irc_lower(&self.nick) {
-            let away = if self.away.is_some() { '-' } else { '+' };
+            let away = if self.away().is_some() { '-' } else { '+' };
             return Some(format!("{}={away}{}@{}", self.nick, self.user, self.host));
         }
         if self.is_root(nick) {
@@ -257,18 +259,20 @@ impl Cx<'_> {
         Some(format!("{}={away}{}@{}", c.nick, c.user, c.host))
     }
 
-    /// `/away`: the user's away state, shown to every client and told to every
+    /// `/away`: the user's `away` setting (one state with `set away`, saved),
+    /// answered with BitlBee's 305/306 on every client and told to every
     /// online account.
     pub(crate) async fn set_away(&mut self, text: Option<String>) {
-        self.away = text.clone();
+        // As BitlBee: control characters are dropped (XMPP refuses them).
+        let text = text
+            .map(|t| t.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|t| !t.is_empty());
         let line = match &text {
-            Some(_) => self
-                .numeric("306")
-                .param("You have been marked as being away"),
-            None => self
-                .numeric("305")
-                .param("You are no longer marked as being away"),
+            Some(t) => self.numeric("306").param(format!("You're now away: {t}")),
+            None => self.numeric("305").param("Welcome back"),
         };
+        self.put_setting("away", text.clone());
+        self.save_setting("away", text.as_deref()).await;
         self.all(line);
         self.broadcast_presence();
     }

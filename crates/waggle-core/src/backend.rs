@@ -68,6 +68,15 @@ pub struct Contact {
     pub presence: Presence,
 }
 
+/// A room a server lists for `chat list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// What `chat add` takes (an XMPP room's JID).
+    pub id: String,
+    /// Its name or topic, when the server gives one.
+    pub name: Option<String>,
+}
+
 /// An occupant's standing in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
@@ -365,6 +374,29 @@ pub enum Event {
         id: QuestionId,
         /// The question, shown by root.
         text: String,
+    },
+    /// The answer to a [`Command::ContactAction`] (BitlBee's buddy action
+    /// response), shown as a CTCP reply from the contact.
+    ActionResult {
+        /// The contact.
+        handle: String,
+        /// The action (`VERSION`).
+        action: String,
+        /// What it answered, word by word.
+        args: Vec<String>,
+    },
+    /// The rooms a server offers (the answer to [`Command::ListRooms`]).
+    RoomList {
+        /// The rooms, in the server's order.
+        rooms: Vec<RoomInfo>,
+    },
+    /// The account's block and allow lists as the server keeps them (at login
+    /// and after each change), for `block <account>` and `allow <account>`.
+    BlockList {
+        /// Handles whose messages and presence requests are refused.
+        blocked: Vec<String>,
+        /// Handles explicitly allowed, where the protocol has such a list.
+        allowed: Vec<String>,
     },
     /// Profile lines for `info`.
     Info {

@@ -211,6 +211,9 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
 
 fn list(s: &mut Cx<'_>) {
     let mut lines = Vec::new();
+    if s.tabular {
+        lines.push("Account list:".to_string());
+    }
     for (i, a) in s.accounts.iter().enumerate() {
         let state = match a.state {
             AccountState::Online => " (connected)",

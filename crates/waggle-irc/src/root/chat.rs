@@ -11,6 +11,9 @@ use crate::user::{CONTROL_CHANNEL, Cx};
 pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     if "list".starts_with(&sub) {
+        if s.tabular {
+            s.root_say("Channel list:");
+        }
         let lines: Vec<String> = s
             .channels
             .iter()
@@ -90,7 +93,31 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
             if !capabilities(s, id).rooms {
                 return s.root_say("Named chatrooms not supported on that account.");
             }
-            let room = args[2].clone();
+            let room = match args[2].strip_prefix('!') {
+                // BitlBee's `chat add <account> !N`: the Nth room of `chat list`.
+                Some(n) => {
+                    if s.account_by_id(id)
+                        .is_none_or(|a| a.state != AccountState::Online)
+                    {
+                        return s.root_say("Not logged in to account.");
+                    }
+                    if !capabilities(s, id).room_list {
+                        return s.root_say("Listing chatrooms not supported on that account.");
+                    }
+                    let digits: String = n.chars().take_while(char::is_ascii_digit).collect();
+                    let found = digits
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| i.checked_sub(1))
+                        .and_then(|i| s.account_by_id(id).and_then(|a| a.room_list.get(i)))
+                        .map(|r| r.id.clone());
+                    match found {
+                        Some(r) => r,
+                        None => return s.root_say("Invalid chatroom index"),
+                    }
+                }
+                None => args[2].clone(),
+            };
             let mut channel = match args.get(3) {
                 Some(c) => c.clone(),
                 None => room.split('@').next().unwrap_or(&room).to_string(),

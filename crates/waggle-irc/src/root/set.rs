@@ -226,16 +226,7 @@ async fn apply_global(
                 s.save_setting("root_nick", Some(&old_root)).await;
                 return Err(format!("Nick `{new_root}' is invalid or taken"));
             }
-            let server = s.shared.config.name.clone();
-            let mask = format!("{old_root}!{old_root}@{server}");
-            s.all(Line::new("NICK").prefix(mask).param(&new_root));
-            for ch in s.channels.iter_mut() {
-                if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(&old_root)) {
-                    m.nick = new_root.clone();
-                    m.mask = format!("{new_root}!{new_root}@{server}");
-                    ch.members.insert(crate::nick::irc_lower(&new_root), m);
-                }
-            }
+            root_renamed(s, &old_root, &new_root);
         }
         "ops" | "show_users" | "mobile_is_away" => s.sync_control_channels(None),
         _ => {}
@@ -304,6 +295,28 @@ async fn apply_account(
         );
     }
     Ok(())
+}
+
+/// Show root's new nick everywhere (its setting already changed).
+fn root_renamed(s: &mut Cx<'_>, old_root: &str, new_root: &str) {
+    let server = s.shared.config.name.clone();
+    let mask = format!("{old_root}!{old_root}@{server}");
+    s.all(Line::new("NICK").prefix(mask).param(new_root));
+    for ch in s.channels.iter_mut() {
+        if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(old_root)) {
+            m.nick = new_root.to_string();
+            m.mask = format!("{new_root}!{new_root}@{server}");
+            ch.members.insert(crate::nick::irc_lower(new_root), m);
+        }
+    }
+}
+
+/// `rename root <new>`: the same as `set root_nick <new>`, as in BitlBee.
+pub(super) async fn rename_root(s: &mut Cx<'_>, new_root: &str) {
+    let old_root = s.root_nick();
+    s.put_setting("root_nick", Some(new_root.to_string()));
+    s.save_setting("root_nick", Some(new_root)).await;
+    root_renamed(s, &old_root, new_root);
 }
 
 pub(super) async fn global(s: &mut Cx<'_>, args: &[String]) {

@@ -27,12 +27,12 @@ pub(crate) fn welcome_lines(shared: &crate::server::Shared, nick: &str) -> Vec<L
         numeric("001").param(format!("Welcome to the Waggle gateway, {nick}")),
         numeric("002").param(format!("Host {name} is running Waggle {version}.")),
         numeric("003").param("Waggle, an IRC gateway to instant messaging networks"),
-        numeric("004").params([name.as_str(), version, "aisRw", "imnpstv"]),
+        numeric("004").params([name.as_str(), version, "abBiRsw", "Cimnpstv"]),
     ];
     let tokens = [
         "PREFIX=(ohv)@%+".to_string(),
         "CHANTYPES=&#".into(),
-        "CHANMODES=,,,imnpst".into(),
+        "CHANMODES=,,,Cimnpst".into(),
         format!("NICKLEN={}", crate::nick::NICKLEN),
         format!("CHANNELLEN={}", crate::nick::CHANNELLEN),
         format!("NETWORK={}", shared.config.network),

@@ -12,13 +12,15 @@ use crate::nick::irc_lower;
 use crate::outbox::{Join, NameEntry, Names, Out, To};
 
 impl User {
-    /// The modes `show_users` gives a contact in `ch`, or `None` when it is not shown there.
-    pub(crate) fn contact_modes_in(&self, ch: &Channel, c: &ContactEntry) -> Option<String> {
+    /// Whether a control channel's `fill_by` takes the contact (whatever its state).
+    pub(crate) fn channel_wants(&self, ch: &Channel, c: &ContactEntry) -> bool {
         if ch.is_chat() {
-            return None;
+            return false;
         }
-        let account = self.account_by_id(c.account)?;
-        let fits = match &ch.cfg.fill_by {
+        let Some(account) = self.account_by_id(c.account) else {
+            return false;
+        };
+        match &ch.cfg.fill_by {
             FillBy::Group(g) => g.as_deref().is_some_and(|g| {
                 c.group
                     .as_deref()
@@ -31,8 +33,12 @@ impl User {
                 .as_deref()
                 .is_some_and(|p| account.rec.protocol.eq_ignore_ascii_case(p)),
             FillBy::All => true,
-        };
-        if !fits {
+        }
+    }
+
+    /// The modes `show_users` gives a contact in `ch`, or `None` when it is not shown there.
+    pub(crate) fn contact_modes_in(&self, ch: &Channel, c: &ContactEntry) -> Option<String> {
+        if !self.channel_wants(ch, c) {
             return None;
         }
         let show = ch.cfg.show_users.as_ref().unwrap_or(&self.cfg.show_users);
@@ -105,7 +111,7 @@ impl User {
         out
     }
 
-    fn my_modes_in(&self, ch: &Channel) -> String {
+    pub(crate) fn my_modes_in(&self, ch: &Channel) -> String {
         if ch.is_chat() {
             return ch.my_modes.clone();
         }

@@ -62,7 +62,23 @@ impl Cx<'_> {
             Event::Disconnected { reconnect_in } => {
                 let reason = self.account_quit_reason(account);
                 self.contacts_offline(account, &reason);
+                let rejoin: Vec<String> = self
+                    .channels
+                    .iter()
+                    .filter(|c| {
+                        c.cfg.auto_rejoin && c.room.as_ref().is_some_and(|(a, _)| *a == account)
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
                 self.leave_account_rooms(account);
+                if reconnect_in.is_some() {
+                    // auto_rejoin: back in once the account is online again.
+                    for name in rejoin {
+                        if let Some(c) = self.channel_mut(&name) {
+                            c.join_pending = true;
+                        }
+                    }
+                }
                 self.root_say(&format!("{tag} - Signing off.."));
                 if let Some(a) = self.account_mut(account) {
                     match reconnect_in {
@@ -111,6 +127,17 @@ impl Cx<'_> {
                     "{tag} - New request: {text}\nYou can use the \x02yes\x02/\x02no\x02 commands to accept/reject this request."
                 ));
             }
+            Event::ActionResult {
+                handle,
+                action,
+                args,
+            } => self.action_result(account, &handle, &action, &args),
+            Event::BlockList { blocked, allowed } => {
+                if let Some(a) = self.account_mut(account) {
+                    a.blocked = blocked;
+                    a.allowed = allowed;
+                }
+            }
             Event::Info { handle, lines } => {
                 let nick = self
                     .contacts
@@ -140,7 +167,15 @@ impl Cx<'_> {
             } => self.chat_joined(account, room, topic, occupants),
             Event::RoomLeft { room, reason } => {
                 if let Some(name) = self.chat_channel_for(account, &room) {
+                    let rejoin = reason.is_some()
+                        && self
+                            .channel(&name)
+                            .is_some_and(|c| c.joined && c.cfg.auto_rejoin);
                     self.chat_left(&name, reason.as_deref());
+                    if rejoin {
+                        // Put out (kicked, the room closed): auto_rejoin goes back in.
+                        self.join_channel(&name).await;
+                    }
                 }
             }
             Event::OccupantUpdated { room, occupant } => {
@@ -224,15 +259,9 @@ impl Cx<'_> {
                 self.all(Line::new("TOPIC").prefix(mask).param(&name).param(&topic));
             }
             Event::InvitedToRoom { room, from, reason } => {
-                let text = match reason {
-                    Some(r) => format!("{from} invited you to {room}: {r}"),
-                    None => format!("{from} invited you to {room}"),
-                };
-                self.root_from(&tag, &text);
-                self.root_say(&format!(
-                    "Use \x02chat add {tag} {room}\x02 and /join to accept."
-                ));
+                self.invited(account, &room, &from, reason.as_deref())
             }
+            Event::RoomList { rooms } => self.room_list(account, rooms),
         }
     }
 
@@ -287,6 +316,13 @@ impl Cx<'_> {
                 .is_some_and(|c| c.presence.state == PresenceState::Offline);
         // One contact leaving is BitlBee's plain quit.
         let reason = went_offline.then(|| "Leaving...".to_string());
+        let came_online = before
+            .as_ref()
+            .is_none_or(|b| b.0.state == PresenceState::Offline)
+            && self.contacts.get(&key).is_some_and(|c| c.is_online());
+        if came_online || went_offline {
+            self.watch_notice(&key, came_online);
+        }
         self.sync_contact(account, &handle, reason.as_deref());
         let old_state = before.as_ref().map(|b| b.0.clone());
         let record_changed = match (&before, self.contacts.get(&key)) {
@@ -507,6 +543,29 @@ impl Cx<'_> {
                 );
             }
         }
+    }
+
+    /// WATCH's 600/601 for a contact on the list that came online or went off.
+    fn watch_notice(&mut self, key: &(AccountId, String), online: bool) {
+        let Some(c) = self.contacts.get(key) else {
+            return;
+        };
+        if !self.watches.contains(&irc_lower(&c.nick)) {
+            return;
+        }
+        let (code, text) = if online {
+            ("600", "logged online")
+        } else {
+            ("601", "logged offline")
+        };
+        let line = self
+            .numeric(code)
+            .param(&c.nick)
+            .param(&c.user)
+            .param(&c.host)
+            .param(super::state::unix_now().to_string())
+            .param(text);
+        self.all(line);
     }
 
     /// A message dropped on purpose still moves its archive's catch-up cursor.

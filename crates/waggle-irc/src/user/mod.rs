@@ -108,6 +108,10 @@ pub(crate) struct User {
     pub detached: bool,
     /// User mode +B.
     pub bot: bool,
+    /// User mode +b: root's listings in BitlBee's tab-separated form, with headers.
+    pub tabular: bool,
+    /// Nicks on the WATCH list (lower-case).
+    pub watches: std::collections::BTreeSet<String>,
     pub login: Option<Login>,
     /// The user's settings as stored (what `set` lists and saves).
     pub settings: BTreeMap<String, String>,

@@ -100,7 +100,9 @@ impl Cx<'_> {
 
     pub(crate) async fn save_channel(&mut self, name: &str) {
         let Some(login) = &self.login else { return };
-        let Some(ch) = self.channel(name) else { return };
+        let Some(ch) = self.channel(name).filter(|c| !c.temporary) else {
+            return;
+        };
         let rec = ChannelRecord {
             name: ch.name.clone(),
             settings: ch.settings().clone(),

@@ -28,6 +28,11 @@ pub(crate) struct Account {
     pub cancel: Option<CancellationToken>,
     /// Where handled events of the running account are acknowledged.
     pub ack: Option<waggle_core::EventAck>,
+    /// The handles on its block and allow lists, as the backend last reported.
+    pub blocked: Vec<String>,
+    pub allowed: Vec<String>,
+    /// The rooms its last `chat list` found (for `chat add <account> !N`).
+    pub room_list: Vec<waggle_core::RoomInfo>,
 }
 
 impl Account {
@@ -41,6 +46,9 @@ impl Account {
             commands: None,
             cancel: None,
             ack: None,
+            blocked: Vec::new(),
+            allowed: Vec::new(),
+            room_list: Vec::new(),
         }
     }
 
@@ -128,6 +136,9 @@ pub(crate) struct Channel {
     pub flags: String,
     /// A /join that waits for the chat's account to come online.
     pub join_pending: bool,
+    /// Made for an invitation: not saved, and gone once parted (BitlBee's
+    /// temporary channels).
+    pub temporary: bool,
     /// When its topic was last set (Unix seconds, for 333).
     pub topic_at: u64,
 }
@@ -147,6 +158,7 @@ impl Channel {
             created: unix_now(),
             flags: "t".into(),
             join_pending: false,
+            temporary: false,
             topic_at: unix_now(),
         }
     }

@@ -70,6 +70,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, start: Start) -> mpsc::Sender<UserInput
         cfg: Default::default(),
         detached: false,
         bot: false,
+        tabular: false,
+        watches: Default::default(),
         login: None,
         settings: Default::default(),
         accounts: Vec::new(),

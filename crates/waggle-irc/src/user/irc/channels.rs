@@ -108,6 +108,11 @@ impl Cx<'_> {
             c.room = None;
             c.members.clear();
         }
+        // As BitlBee: the channel an invitation made goes with the PART.
+        if ch.temporary {
+            let lower = irc_lower(name);
+            self.channels.retain(|c| irc_lower(&c.name) != lower);
+        }
     }
 
     pub(super) async fn topic(&mut self, input: &Input) {
@@ -174,10 +179,16 @@ impl Cx<'_> {
             };
             match input.params.get(1).map(String::as_str) {
                 None => {
+                    // As BitlBee: control channels also have +C (no CTCPs).
+                    let flags = if ch.is_chat() {
+                        ch.flags.clone()
+                    } else {
+                        format!("C{}", ch.flags)
+                    };
                     self.send(
                         self.numeric("324")
                             .param(&ch.name)
-                            .param(format!("+{}", ch.flags)),
+                            .param(format!("+{flags}")),
                     );
                     self.send(
                         self.numeric("329")
@@ -411,7 +422,7 @@ impl Cx<'_> {
             None if !ch.is_chat() && matches!(ch.cfg.fill_by, FillBy::Group(_)) => {
                 self.invite_to_group(&ch, &c)
             }
-            None if ch.is_chat() && ch.cfg.room.is_none() && ch.joined => {
+            None if ch.is_chat() && !ch.cfg.named_room && ch.joined => {
                 // An unbound chat channel: start a group chat with the contact
                 // there (BitlBee's ad-hoc chats).
                 match self.send_command(

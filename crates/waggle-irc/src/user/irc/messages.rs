@@ -201,7 +201,7 @@ impl Cx<'_> {
         let msgid = crate::user::new_msgid();
         let command = Command::SendRoomMessage {
             room: room.clone(),
-            body: body.to_string(),
+            body: translate_to_nicks(ch, body),
             kind,
             id: Some(msgid.clone()),
         };
@@ -399,6 +399,29 @@ impl Cx<'_> {
                 },
             );
         }
+    }
+}
+
+/// As BitlBee's `translate_to_nicks`: a line starting with a member's IRC nick
+/// and `:` or `,` goes to the room with their nick in the room instead.
+fn translate_to_nicks(ch: &Channel, body: &str) -> String {
+    if !ch.cfg.translate_to_nicks {
+        return body.to_string();
+    }
+    let head: String = body.chars().take(crate::nick::NICKLEN).collect();
+    let Some(cut) = head.find([':', ',']) else {
+        return body.to_string();
+    };
+    let (Some(nick), Some(rest)) = (head.get(..cut), body.get(cut..)) else {
+        return body.to_string();
+    };
+    match ch
+        .members
+        .get(&irc_lower(nick))
+        .and_then(|m| m.room_nick.as_deref())
+    {
+        Some(room_nick) => format!("{room_nick}{rest}"),
+        None => body.to_string(),
     }
 }
 

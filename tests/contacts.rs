@@ -233,7 +233,7 @@ async fn whois_who_ison_userhost_for_contacts() {
     let lines = c.sync().await.unwrap();
     assert_any(
         &lines,
-        " 352 alice &bitlbee bob test.example localhost bob H :0 Bob Builder",
+        " 352 alice &bitlbee bob test.example localhost bob H+ :0 Bob Builder",
     );
     assert_any(&lines, " 315 alice &bitlbee :End of /WHO list");
 

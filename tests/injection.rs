@@ -168,7 +168,7 @@ async fn root_lines_from_backend_text_cannot_inject() {
     ] {
         acc.emit(ev).await.unwrap();
     }
-    c.expect("invited you").await.unwrap();
+    c.expect("Invitation to chatroom").await.unwrap();
     c.sync().await.unwrap();
     c.root_lines("qlist").await.unwrap();
     c.root_lines("yes").await.unwrap();

@@ -803,6 +803,12 @@ pub trait Backend: Send + Sync + 'static {
     fn settings(&self) -> &'static [SettingDef] {
         &[]
     }
+    /// Whether handles are `user@domain` with the account's own domain implied:
+    /// `add <account> bob` then adds `bob@<the account's domain>` (handles
+    /// starting with `_`, the protocol's special contacts, are left alone).
+    fn handle_domains(&self) -> bool {
+        false
+    }
     /// Whether message bodies of this protocol are HTML (`strip_html` applies to
     /// them); plain-text protocols (the default) are shown as sent.
     fn sends_html(&self) -> bool {

@@ -46,7 +46,23 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
         Ok(id) => id,
         Err(e) => return s.root_say(e),
     };
-    let handle = args[1].clone();
+    let mut handle = args[1].clone();
+    // As BitlBee: `add jabber bob` means bob at the account's own domain.
+    let domains = s
+        .account_by_id(id)
+        .and_then(|a| s.shared.protocols.get(&a.rec.protocol))
+        .is_some_and(|b| b.handle_domains());
+    if domains && !handle.starts_with('_') {
+        let local = handle.strip_suffix('@').unwrap_or(&handle).to_string();
+        if !local.contains('@')
+            && let Some(domain) = s
+                .account_by_id(id)
+                .and_then(|a| a.rec.handle.split_once('@').map(|(_, d)| d.to_string()))
+        {
+            let domain = domain.split('/').next().unwrap_or(&domain).to_string();
+            handle = format!("{local}@{domain}");
+        }
+    }
     if let Some(nick) = args.get(2) {
         if !is_valid_nick(nick) {
             return s.root_say(&format!("The requested nick `{nick}' is invalid"));

@@ -32,6 +32,10 @@ fn known_reason(scope: Scope, name: &str) -> Option<&'static str> {
         (Scope::Account, "username") => "the account's login is taken from its handle attribute",
         (Scope::Account, "tag") => "the account's tag is taken from its tag attribute",
         (Scope::Account, "oauth") => "Waggle has no OAuth logins",
+        (
+            Scope::Account,
+            "mail_notifications" | "mail_notifications_handle" | "mail_notifications_limit",
+        ) => "Google Talk's mail notifications, which no XMPP server sends any more",
         _ => return None,
     };
     Some(reason)

@@ -241,6 +241,16 @@ pub trait MessageLog: Send + Sync + 'static {
         account: i64,
     ) -> Result<BTreeMap<String, String>, StoreError>;
 
+    /// The time of the logged message an archive gave `archive_id` (in any
+    /// conversation of the account), if there is one: where a catch-up's
+    /// messages, which the archive holds after it, cannot be earlier than.
+    async fn archive_time(
+        &self,
+        user: UserId,
+        account: i64,
+        archive_id: &str,
+    ) -> Result<Option<SystemTime>, StoreError>;
+
     /// Messages with `seq` strictly after `after_seq`, in `seq` order, at most
     /// `limit` (the oldest ones): a client's backlog.
     async fn since(

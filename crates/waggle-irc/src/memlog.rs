@@ -118,6 +118,23 @@ impl MessageLog for MemoryLog {
         Ok(BTreeMap::new())
     }
 
+    async fn archive_time(
+        &self,
+        _user: UserId,
+        account: i64,
+        archive_id: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        Ok(self
+            .lock()
+            .messages
+            .iter()
+            .find(|m| {
+                m.entry.conversation.account() == Some(account)
+                    && m.entry.archive_id.as_deref() == Some(archive_id)
+            })
+            .map(|m| m.entry.at))
+    }
+
     async fn since(
         &self,
         _user: UserId,

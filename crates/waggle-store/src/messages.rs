@@ -321,6 +321,25 @@ impl MessageLog for SqliteStore {
         self.archive_cursors_impl(user, account).await
     }
 
+    async fn archive_time(
+        &self,
+        user: UserId,
+        account: i64,
+        archive_id: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let at: Option<(i64,)> = sqlx::query_as(
+            "SELECT at_ms FROM messages WHERE user_id = ? AND account_id = ? AND archive_id = ? \
+             LIMIT 1",
+        )
+        .bind(user.0)
+        .bind(account)
+        .bind(archive_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(at.map(|(ms,)| crate::columns::from_ms(ms)))
+    }
+
     async fn since(
         &self,
         user: UserId,

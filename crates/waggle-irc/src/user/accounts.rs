@@ -68,7 +68,7 @@ impl Cx<'_> {
             handle: acc.rec.handle.clone(),
             password: Secret(password.0.clone()),
             settings,
-            archive_cursors: Default::default(),
+            archive_cursors: acc.cursors.clone(),
         };
         let (tx, rx) = mpsc::channel(1024);
         let cancel = self.cancel.child_token();

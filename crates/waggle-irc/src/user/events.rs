@@ -230,6 +230,7 @@ impl Cx<'_> {
                     account: self.conversation_account(account),
                     room: room.0.clone(),
                 };
+                let sent_at = self.catch_up_time(account, &room.0, ids.archive.as_deref(), sent_at);
                 self.show(
                     To::All,
                     Shown {
@@ -435,6 +436,8 @@ impl Cx<'_> {
             handle: c.handle.clone(),
         };
         let mask = c.mask();
+        let sent_at = self.catch_up_time(account, "", m.ids.archive.as_deref(), m.sent_at);
+        let m = Received { sent_at, ..m };
         let (archive_id, origin_id) = (m.ids.archive, m.ids.origin);
         if m.from_self {
             match self.cfg.self_messages {
@@ -573,8 +576,13 @@ impl Cx<'_> {
         let Some(id) = archive_id else { return };
         let h = self.log_handle();
         let row = self.conversation_account(account);
-        if let Err(e) = h.log.set_archive_cursor(h.user, row, "", id).await {
-            tracing::warn!(error = %e, "moving the catch-up cursor failed");
+        match h.log.set_archive_cursor(h.user, row, "", id).await {
+            Ok(()) => {
+                if let Some(a) = self.account_mut(account) {
+                    a.cursors.insert(String::new(), id.to_string());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "moving the catch-up cursor failed"),
         }
     }
 

@@ -66,6 +66,41 @@ impl User {
             .map(|a| a.id)
     }
 
+    /// A logged entry moved its archive's cursor: keep the account's copy in step.
+    pub(crate) fn note_cursor(&mut self, entry: &waggle_core::LogEntry) {
+        let (Some(id), Some(scope), Some(row)) = (
+            entry.archive_id.as_ref(),
+            entry.archive_scope(),
+            entry.conversation.account(),
+        ) else {
+            return;
+        };
+        let scope = scope.to_string();
+        if let Some(a) = self.accounts.iter_mut().find(|a| a.rec.row == Some(row)) {
+            a.cursors.insert(scope.clone(), id.clone());
+            a.cursor_times.insert(scope, entry.at);
+        }
+    }
+
+    /// A delayed message from an archive (a catch-up) is never shown as older
+    /// than the message its archive holds before it: archives may keep stamps
+    /// to the second only, and order must not suffer from that.
+    pub(crate) fn catch_up_time(
+        &self,
+        account: waggle_core::AccountId,
+        scope: &str,
+        archive_id: Option<&str>,
+        sent_at: Option<SystemTime>,
+    ) -> Option<SystemTime> {
+        let (Some(_), Some(t)) = (archive_id, sent_at) else {
+            return sent_at;
+        };
+        let floor = self
+            .account_by_id(account)
+            .and_then(|a| a.cursor_times.get(scope).copied());
+        Some(floor.map_or(t, |f| t.max(f)))
+    }
+
     /// The conversation an IRC target (a nick, a channel) stands for.
     pub(crate) fn conversation_of(&self, target: &str) -> Option<Conversation> {
         if target.starts_with(['#', '&']) {
@@ -374,7 +409,7 @@ impl Cx<'_> {
                     .prefix(&server)
                     .param("TARGETS")
                     .param(name)
-                    .param(format!("timestamp={}", format_time(s.latest))),
+                    .param(format_time(s.latest)),
             );
         }
         self.send(
@@ -491,10 +526,16 @@ impl Task {
             Ok(None) if !name.is_empty() => h.log.position(h.user, "").await.ok().flatten(),
             _ => None,
         };
-        let mut from = match position {
-            Some(p) if !asks_itself => p,
-            _ => last,
-        };
+        let mut from = position.unwrap_or(last);
+        if asks_itself {
+            // It fetches its history itself; its read position stays where
+            // it was and moves with what it is given from now on.
+            if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+                c.delivered = c.delivered.max(from);
+                c.saved = c.saved.max(from);
+            }
+            return;
+        }
         let mut sent = 0u32;
         let server = self.user.shared.config.name.clone();
         let tz = self.user.cfg.timezone;

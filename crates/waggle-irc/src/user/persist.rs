@@ -196,6 +196,21 @@ impl Cx<'_> {
                 self.next_account += 1;
                 self.accounts.push(Account::new(id, rec));
             }
+            // Where each account's archive catch-up starts.
+            let log = self.shared.log.clone();
+            for a in &mut self.u.accounts {
+                if let Some(row) = a.rec.row {
+                    match log.archive_cursors(login.id, row).await {
+                        Ok(c) => a.cursors = c,
+                        Err(e) => warn!(error = %e, "reading catch-up cursors failed"),
+                    }
+                    for (scope, id) in &a.cursors {
+                        if let Ok(Some(at)) = log.archive_time(login.id, row, id).await {
+                            a.cursor_times.insert(scope.clone(), at);
+                        }
+                    }
+                }
+            }
             for c in data.contacts {
                 let Some((acc_id, protocol)) = self
                     .accounts

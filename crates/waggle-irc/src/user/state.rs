@@ -33,6 +33,12 @@ pub(crate) struct Account {
     pub allowed: Vec<String>,
     /// The rooms its last `chat list` found (for `chat add <account> !N`).
     pub room_list: Vec<waggle_core::RoomInfo>,
+    /// Where each archive's catch-up starts: the last archive id logged, by
+    /// scope (kept in step with the message log, given to the account at start).
+    pub cursors: BTreeMap<String, String>,
+    /// The time of the message each cursor points at: what an archive sends
+    /// after it cannot be earlier (its stamps may be to the second only).
+    pub cursor_times: BTreeMap<String, std::time::SystemTime>,
 }
 
 impl Account {
@@ -49,6 +55,8 @@ impl Account {
             blocked: Vec::new(),
             allowed: Vec::new(),
             room_list: Vec::new(),
+            cursors: Default::default(),
+            cursor_times: Default::default(),
         }
     }
 

@@ -309,7 +309,10 @@ impl Task {
                     if let Some(entry) = d.log.take() {
                         let h = self.user.log_handle();
                         match h.log.append(h.user, &h.key, &entry).await {
-                            Ok(Some(logged)) => d.seq = Some(logged.seq),
+                            Ok(Some(logged)) => {
+                                d.seq = Some(logged.seq);
+                                self.user.note_cursor(&entry);
+                            }
                             // Already logged, so already shown: a catch-up or a
                             // room reflecting our own message.
                             Ok(None) => continue,

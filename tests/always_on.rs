@@ -104,8 +104,12 @@ async fn quitting_detaches_and_what_arrives_is_replayed_once_in_order() {
         assert_eq!(m.prefix.as_deref(), Some("bob!bob@test.example"), "{l}");
         assert_eq!(m.param(0), "alice");
         let text = m.trailing();
-        assert!(text.starts_with('['), "timestamp prefix: {l}");
-        assert!(text.ends_with(&format!("] while away {}", i + 1)), "{l}");
+        // BitlBee's format: the time in bold brackets.
+        assert!(text.starts_with("\x02[\x02"), "timestamp prefix: {l}");
+        assert!(
+            text.ends_with(&format!("\x02]\x02 while away {}", i + 1)),
+            "{l}"
+        );
         assert!(m.tags.is_none(), "{l}");
     }
     c.quit().await.unwrap();
@@ -278,12 +282,12 @@ async fn client_names_keep_their_own_read_position() {
     phone.quit().await.unwrap();
     acc.emit_handled(from_bob("second")).await.unwrap();
     let (laptop, burst) = attach(&gw, "alice@laptop", &[]).await;
-    assert_eq!(texts_of(&burst, "] first").len(), 1, "{burst:#?}");
-    assert_eq!(texts_of(&burst, "] second").len(), 1, "{burst:#?}");
+    assert_eq!(texts_of(&burst, "]\x02 first").len(), 1, "{burst:#?}");
+    assert_eq!(texts_of(&burst, "]\x02 second").len(), 1, "{burst:#?}");
     laptop.quit().await.unwrap();
     let (_phone, burst) = attach(&gw, "alice@phone", &[]).await;
     assert!(texts_of(&burst, "first").is_empty(), "{burst:#?}");
-    assert_eq!(texts_of(&burst, "] second").len(), 1, "{burst:#?}");
+    assert_eq!(texts_of(&burst, "]\x02 second").len(), 1, "{burst:#?}");
 }
 
 /// alice attached with what CHATHISTORY needs, and `n` messages from bob.

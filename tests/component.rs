@@ -114,6 +114,8 @@ async fn every_registered_user_has_a_gw_account_nobody_can_add_one() {
 #[tokio::test]
 async fn an_xmpp_user_messages_alice_and_gets_her_reply_from_irc() {
     let (_p, _gw, mut alice, mut bob) = setup().await;
+    // Bob is not on alice's list: show strangers in a query, not the channel.
+    alice.root("set handle_unknown add_private").await.unwrap();
     let mut m = Message::chat(Jid::new(&alice_jid()).unwrap())
         .with_body(Lang::new(), "grüße, €uro\nsecond line".to_string());
     m.id = Some(xmpp_parsers::message::Id("m-1".into()));

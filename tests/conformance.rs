@@ -180,7 +180,8 @@ async fn channel_modes_set_by_an_op_apply_or_are_refused_with_472() {
     assert_any(&lines, ":alice!alice@127.0.0.1 MODE &mine +in");
     assert_none(&lines, " 482 ");
     c.send("MODE &mine").await.unwrap();
-    c.expect(" 324 alice &mine +int").await.unwrap();
+    // Control channels also have BitlBee's +C.
+    c.expect(" 324 alice &mine +Cint").await.unwrap();
     c.send("MODE &mine -i+m").await.unwrap();
     c.expect("MODE &mine -i+m").await.unwrap();
 

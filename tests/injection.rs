@@ -170,7 +170,7 @@ async fn root_lines_from_backend_text_cannot_inject() {
     }
     // The Error event is shown as root's error line, on purpose.
     c.allow("test - Error: ");
-    c.expect("invited you").await.unwrap();
+    c.expect("Invitation to chatroom").await.unwrap();
     c.sync().await.unwrap();
     c.root_lines("qlist").await.unwrap();
     c.root_lines("yes").await.unwrap();

@@ -100,12 +100,12 @@ async fn received_message_becomes_privmsg_from_the_contact() {
     let l = c.expect(" NOTICE alice ").await.unwrap();
     assert_eq!(canon(&l), ":bob!bob@test.example NOTICE alice :a notice");
 
-    // HTML is stripped by default.
+    // A plain-text protocol's body is shown as sent (strip_html is for HTML).
     acc.emit_handled(received("<b>bold</b> &amp; more", MessageKind::Normal))
         .await
         .unwrap();
     let l = c.expect(" PRIVMSG alice ").await.unwrap();
-    assert!(l.ends_with(" :bold & more"), "{l}");
+    assert!(l.ends_with(" :<b>bold</b> &amp; more"), "{l}");
 }
 
 #[tokio::test]
@@ -250,6 +250,7 @@ async fn delayed_message_with_server_time() {
 #[tokio::test]
 async fn delayed_message_without_server_time_gets_a_timestamp() {
     let (_gw, mut c, acc) = setup(&[]).await;
+    c.root("set timezone utc").await.unwrap();
     let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
     let past = |body: &str| Event::MessageReceived {
         from: "bob".into(),
@@ -268,7 +269,8 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
     let l = c.expect("from the past").await.unwrap();
     assert_eq!(
         canon(&l),
-        ":bob!bob@test.example PRIVMSG alice :[2020-09-13 12:26:40] from the past"
+        // BitlBee's format: bold brackets, the date for another day.
+        ":bob!bob@test.example PRIVMSG alice :\x02[\x02\x02\x022020-09-13 12:26:40\x02]\x02 from the past"
     );
     c.root_expect("set timezone -04:30", "timezone = `-04:30'")
         .await
@@ -277,7 +279,7 @@ async fn delayed_message_without_server_time_gets_a_timestamp() {
     let l = c.expect("west of here").await.unwrap();
     assert_eq!(
         canon(&l),
-        ":bob!bob@test.example PRIVMSG alice :[2020-09-13 07:56:40] west of here"
+        ":bob!bob@test.example PRIVMSG alice :\x02[\x02\x02\x022020-09-13 07:56:40\x02]\x02 west of here"
     );
     // display_timestamps false: no prefix at all.
     c.root("set display_timestamps false").await.unwrap();
@@ -328,9 +330,10 @@ async fn message_from_an_unknown_handle() {
     .await
     .unwrap();
     let l = c.expect("who am I").await.unwrap();
+    // handle_unknown add_channel (the default): in the control channel.
     assert_eq!(
         canon(&l),
-        ":stranger!stranger@elsewhere.example PRIVMSG alice :who am I"
+        ":stranger!stranger@elsewhere.example PRIVMSG &bitlbee :alice: who am I"
     );
 
     c.root("set handle_unknown root").await.unwrap();

@@ -241,10 +241,10 @@ async fn block_and_allow() {
     );
 
     // Bad input.
-    c.root_expect("block", "The block lists are kept by the IM servers")
+    c.root_expect("block", "Not enough parameters given (need 1).")
         .await
         .unwrap();
-    c.root_expect("allow", "The allow lists are kept by the IM servers")
+    c.root_expect("allow", "Not enough parameters given (need 1).")
         .await
         .unwrap();
     c.root_expect("block nobody", "Nick `nobody' does not exist")

@@ -431,7 +431,7 @@ async fn room_list_and_chat_with() {
     a.send(Command::ListRooms { server: None }).await.unwrap();
     a.expect(
         "the list",
-        |e| matches!(e, Event::Notice { text } if text.contains(&room("public"))),
+        |e| matches!(e, Event::RoomList { rooms } if rooms.iter().any(|r| r.id == room("public"))),
     )
     .await
     .unwrap();

@@ -68,6 +68,15 @@ pub struct Contact {
     pub presence: Presence,
 }
 
+/// A room a server lists for `chat list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// What `chat add` takes (an XMPP room's JID).
+    pub id: String,
+    /// Its name or topic, when the server gives one.
+    pub name: Option<String>,
+}
+
 /// An occupant's standing in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
@@ -366,6 +375,29 @@ pub enum Event {
         /// The question, shown by root.
         text: String,
     },
+    /// The answer to a [`Command::ContactAction`] (BitlBee's buddy action
+    /// response), shown as a CTCP reply from the contact.
+    ActionResult {
+        /// The contact.
+        handle: String,
+        /// The action (`VERSION`).
+        action: String,
+        /// What it answered, word by word.
+        args: Vec<String>,
+    },
+    /// The rooms a server offers (the answer to [`Command::ListRooms`]).
+    RoomList {
+        /// The rooms, in the server's order.
+        rooms: Vec<RoomInfo>,
+    },
+    /// The account's block and allow lists as the server keeps them (at login
+    /// and after each change), for `block <account>` and `allow <account>`.
+    BlockList {
+        /// Handles whose messages and presence requests are refused.
+        blocked: Vec<String>,
+        /// Handles explicitly allowed, where the protocol has such a list.
+        allowed: Vec<String>,
+    },
     /// Profile lines for `info`.
     Info {
         /// The handle asked about.
@@ -528,6 +560,10 @@ pub const USER_NICK: &str = "irc_nick";
 /// The [`AccountSpec::settings`] key under which the core passes the user's IRC
 /// real name when the account starts.
 pub const USER_REALNAME: &str = "irc_realname";
+
+/// The [`Presence::show`] of a contact a backend knows to be on a mobile device
+/// (the state stays what the contact says; `mobile_is_away` shows it as away).
+pub const SHOW_MOBILE: &str = "mobile";
 
 /// The account a protocol gives every identified user when it hosts its users
 /// itself (the XMPP component: `alice` is `alice@gw.example.org`), added by the
@@ -766,6 +802,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Account settings this protocol adds to the common ones.
     fn settings(&self) -> &'static [SettingDef] {
         &[]
+    }
+    /// Whether handles are `user@domain` with the account's own domain implied:
+    /// `add <account> bob` then adds `bob@<the account's domain>` (handles
+    /// starting with `_`, the protocol's special contacts, are left alone).
+    fn handle_domains(&self) -> bool {
+        false
+    }
+    /// Whether message bodies of this protocol are HTML (`strip_html` applies to
+    /// them); plain-text protocols (the default) are shown as sent.
+    fn sends_html(&self) -> bool {
+        false
     }
     /// Actions the IRC client can run on a contact with a CTCP of that name,
     /// with a short description each (listed, in this order, by CTCP `HELP`).

@@ -21,7 +21,7 @@ pub mod store;
 pub use backend::{
     AccountContext, AccountSpec, Backend, BackendError, BackendEvent, Capabilities, Carry, Command,
     Contact, Event, EventAck, EventSink, ImplicitAccount, MessageIds, MessageKind, Occupant,
-    Presence, PresenceState, Role, Secret, TypingState,
+    Presence, PresenceState, Role, RoomInfo, Secret, TypingState,
 };
 pub use history::{
     Conversation, ConversationSummary, Direction, HistoryBound, HistoryQuery, HistoryStats,

@@ -50,13 +50,18 @@ pub struct SettingDef {
     pub secret: bool,
     /// Only the gateway changes it.
     pub read_only: bool,
+    /// Kept for old configurations but not listed (`set` shows it when named).
+    pub hidden: bool,
+    /// Read when the account logs in: a change while it is online applies from
+    /// its next login.
+    pub at_login: bool,
 }
 
 /// A value `set` refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingError {
     /// No such setting.
-    #[error("Setting `{0}' does not exist")]
+    #[error("Setting `{0}' does not exist.")]
     Unknown(String),
     /// The value does not fit the setting.
     #[error("Invalid value for `{name}': {why}")]
@@ -87,6 +92,8 @@ impl SettingDef {
             help,
             secret: false,
             read_only: false,
+            hidden: false,
+            at_login: false,
         }
     }
 
@@ -97,6 +104,17 @@ impl SettingDef {
 
     const fn read_only(mut self) -> Self {
         self.read_only = true;
+        self
+    }
+
+    const fn hidden(mut self) -> Self {
+        self.hidden = true;
+        self
+    }
+
+    /// Mark an account setting as read at login (see [`SettingDef::at_login`]).
+    pub const fn at_login(mut self) -> Self {
+        self.at_login = true;
         self
     }
 
@@ -126,6 +144,12 @@ impl SettingDef {
                 .iter()
                 .find(|w| w.eq_ignore_ascii_case(value.trim()))
                 .map(|w| w.to_string())
+                .or_else(|| {
+                    // A choice among true, false and more takes any boolean spelling.
+                    parse_bool(value)
+                        .map(|b| b.to_string())
+                        .filter(|b| words.contains(&b.as_str()))
+                })
                 .ok_or_else(|| invalid(format!("expected one of {}", words.join(", ")))),
             SettingKind::Backoff => value
                 .parse::<Backoff>()
@@ -209,7 +233,15 @@ pub static GLOBAL: &[SettingDef] = &[
         Global,
         Some("true"),
         Bool,
-        "Take voice from contacts that are away.",
+        "Obsolete: setting it sets show_users on every channel instead (false: online,special%,away; true: online+,special%,away), as in BitlBee.",
+    )
+    .hidden(),
+    SettingDef::new(
+        "away_reply_timeout",
+        Global,
+        Some("3600"),
+        Int,
+        "Seconds before a message to an away contact is answered with their away message again (0: every time).",
     ),
     SettingDef::new(
         "default_target",
@@ -254,18 +286,11 @@ pub static GLOBAL: &[SettingDef] = &[
         "Days your message history is kept (for backlog on attach and CHATHISTORY); the instance may keep less.",
     ),
     SettingDef::new(
-        "ignore_auth_requests",
-        Global,
-        Some("false"),
-        Bool,
-        "Ignore authorisation requests instead of asking.",
-    ),
-    SettingDef::new(
         "mobile_is_away",
         Global,
         Some("false"),
         Bool,
-        "Show contacts on a mobile device as away.",
+        "Show contacts who are on a mobile device as away (status Mobile), where the protocol tells.",
     ),
     SettingDef::new(
         "nick_format",
@@ -322,7 +347,7 @@ pub static GLOBAL: &[SettingDef] = &[
         Global,
         Some("200"),
         Int,
-        "Milliseconds to wait for more lines when paste_buffer is on.",
+        "How long to wait for more lines when paste_buffer is on: milliseconds, or seconds for 5 and less.",
     ),
     SettingDef::new(
         "private",
@@ -384,8 +409,8 @@ pub static GLOBAL: &[SettingDef] = &[
         "strip_html",
         Global,
         Some("true"),
-        Bool,
-        "Remove HTML from incoming messages.",
+        Choice(&["true", "false", "always"]),
+        "Remove HTML from incoming messages of protocols that send HTML; always: from every message (plain text with < and > then suffers).",
     ),
     SettingDef::new(
         "strip_newlines",
@@ -399,7 +424,7 @@ pub static GLOBAL: &[SettingDef] = &[
         Global,
         Some("local"),
         Str,
-        "Timezone for timestamps: local, gmt, or an offset like +01:00.",
+        "The time zone of message timestamps: local (the gateway's), utc, gmt, or an offset in hours[:minutes] such as -8 or +5:30.",
     ),
     SettingDef::new(
         "to_char",
@@ -452,7 +477,21 @@ pub static ACCOUNT: &[SettingDef] = &[
         Account,
         None,
         Str,
-        "Your display name on this account.",
+        "Your display name on this account (for jabber: your nick in group chats whose channel sets none).",
+    ),
+    SettingDef::new(
+        "handle_unknown",
+        Account,
+        None,
+        Choice(&["root", "add", "add_private", "add_channel", "ignore"]),
+        "handle_unknown for this account (else the global one).",
+    ),
+    SettingDef::new(
+        "ignore_auth_requests",
+        Account,
+        Some("false"),
+        Bool,
+        "Ignore contacts' requests to see your presence instead of asking you (they stay unanswered).",
     ),
     SettingDef::new(
         "nick_format",
@@ -514,7 +553,14 @@ pub static CHANNEL: &[SettingDef] = &[
         Channel,
         Some("false"),
         Bool,
-        "Rejoin a chat after being kicked or disconnected.",
+        "Join a chat again when its account reconnects after a drop, or after being kicked.",
+    ),
+    SettingDef::new(
+        "chat_type",
+        Channel,
+        Some("groupchat"),
+        Choice(&["groupchat", "room"]),
+        "For chat channels: groupchat (invite people to start talking) or room (a named room of chat add or an invitation).",
     ),
     SettingDef::new(
         "fill_by",
@@ -559,6 +605,13 @@ pub static CHANNEL: &[SettingDef] = &[
         Some("control"),
         Choice(&["control", "chat"]),
         "A control channel (contacts, root) or a chat room.",
+    ),
+    SettingDef::new(
+        "translate_to_nicks",
+        Channel,
+        Some("true"),
+        Bool,
+        "In chats: a line starting with someone's IRC nick and a colon or comma goes to the room with their nick in the room instead.",
     ),
     SettingDef::new("password", Channel, None, Str, "The chat room's password.").secret(),
 ];

@@ -15,6 +15,7 @@ use crate::outbox::{ClientId, Delivery, Join, Names, Out};
 use crate::sanitize;
 use crate::user::monitor::MonitorList;
 use crate::user::paste::Paste;
+use crate::user::settings::Timezone;
 use crate::user::state::Prompt;
 
 /// What rendering needs to know beyond the client.
@@ -23,8 +24,11 @@ pub(crate) struct Render<'a> {
     pub server: &'a str,
     /// `display_timestamps`: prefix delayed messages for clients without server-time.
     pub timestamps: bool,
-    /// The offset the prefixed timestamps are shown in.
-    pub offset: time::UtcOffset,
+    /// The time zone the prefixed timestamps are shown in.
+    pub tz: Timezone,
+    /// How a line addressed to the user in a channel starts (`alice: `): the
+    /// timestamp goes after it, as in BitlBee.
+    pub addressed: &'a str,
 }
 
 /// An attached connection.
@@ -210,8 +214,8 @@ impl Client {
     /// messages for clients without server-time.
     pub fn message_lines(&self, d: &Delivery, r: &Render<'_>) -> Vec<Line> {
         let server_time = self.has(Cap::ServerTime) || self.has(Cap::MessageTags);
-        let prefix =
-            (d.delayed && r.timestamps && !server_time).then(|| short_time(d.at, r.offset));
+        let prefix = (d.delayed && r.timestamps && !server_time)
+            .then(|| bitlbee_timestamp(d.at, SystemTime::now(), r.tz));
         let stamp = format_time(d.at);
         let overhead = d.mask.len() + d.target.len() + 40;
         let max = 510usize.saturating_sub(overhead).max(64);
@@ -221,7 +225,12 @@ impl Client {
                 continue;
             }
             let line = match &prefix {
-                Some(ts) => format!("[{ts}] {line}"),
+                Some(ts) => match line.strip_prefix(r.addressed) {
+                    Some(rest) if !r.addressed.is_empty() && d.target.starts_with(['#', '&']) => {
+                        format!("{}{ts}{rest}", r.addressed)
+                    }
+                    _ => format!("{ts}{line}"),
+                },
                 None => line,
             };
             for chunk in sanitize::split_for_privmsg(&line, max) {
@@ -266,12 +275,20 @@ pub(crate) fn format_time(t: SystemTime) -> String {
     dt.format(&fmt).unwrap_or_default()
 }
 
-/// BitlBee's timestamp prefix text.
-pub(crate) fn short_time(t: SystemTime, offset: time::UtcOffset) -> String {
-    let t = waggle_core::clock::clamp_remote(t, SystemTime::now());
-    let dt = time::OffsetDateTime::from(t).to_offset(offset);
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    dt.format(&fmt).unwrap_or_default()
+/// BitlBee's timestamp prefix for a message sent at `t`, seen at `now`, in `tz`:
+/// the time in bold brackets, with the date when it is not from today.
+pub(crate) fn bitlbee_timestamp(t: SystemTime, now: SystemTime, tz: Timezone) -> String {
+    let t = waggle_core::clock::clamp_remote(t, now);
+    let at = time::OffsetDateTime::from(t).to_offset(tz.offset_at(t));
+    let today = time::OffsetDateTime::from(now).to_offset(tz.offset_at(now));
+    let clock = time::macros::format_description!("[hour]:[minute]:[second]");
+    let full = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let text = if at.date() == today.date() {
+        at.format(&clock)
+    } else {
+        at.format(&full)
+    };
+    format!("\x02[\x02\x02\x02{}\x02]\x02 ", text.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -282,10 +299,21 @@ mod tests {
     fn times() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500);
         assert_eq!(format_time(t), "1970-01-01T00:00:01.500Z");
-        let plus2 = time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC);
+        let plus2 =
+            Timezone::Fixed(time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        let day = std::time::Duration::from_secs(86_400);
         assert_eq!(
-            short_time(SystemTime::UNIX_EPOCH, plus2),
-            "1970-01-01 02:00:00"
+            bitlbee_timestamp(SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + day, plus2),
+            "\x02[\x02\x02\x021970-01-01 02:00:00\x02]\x02 "
+        );
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            bitlbee_timestamp(
+                SystemTime::UNIX_EPOCH + hour,
+                SystemTime::UNIX_EPOCH + 2 * hour,
+                plus2
+            ),
+            "\x02[\x02\x02\x0203:00:00\x02]\x02 "
         );
     }
 
@@ -293,6 +321,6 @@ mod tests {
     fn far_future_stamps_do_not_panic() {
         let far = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(400_000_000_000);
         assert!(!format_time(far).is_empty());
-        assert!(!short_time(far, time::UtcOffset::UTC).is_empty());
+        assert!(!bitlbee_timestamp(far, SystemTime::now(), Timezone::Local).is_empty());
     }
 }

@@ -70,60 +70,116 @@ pub struct NickStyle {
     pub utf8: bool,
 }
 
-/// Expand a BitlBee `nick_format` (`%-@nick`, `%handle`, `%full_name` …) into a
-/// valid nick. Never returns an empty or invalid nick.
-pub fn format_nick(format: &str, src: &NickSource<'_>, style: NickStyle) -> String {
-    let mut raw = String::new();
-    let mut rest = format;
-    while let Some(pos) = rest.find('%') {
-        raw.push_str(&rest[..pos]);
-        rest = &rest[pos + 1..];
-        // Optional "-X" cuts the value at the first X.
-        let mut cut: Option<char> = None;
-        if let Some(r) = rest.strip_prefix('-') {
-            let mut cs = r.chars();
-            if let Some(c) = cs.next() {
-                cut = Some(c);
-                rest = cs.as_str();
-            }
-        }
-        let names: [(&str, String); 6] = [
-            ("full_name", src.full_name.unwrap_or(src.handle).to_string()),
-            (
-                "first_name",
-                src.full_name
-                    .and_then(|n| n.split_whitespace().next())
-                    .unwrap_or(src.handle)
-                    .to_string(),
-            ),
-            ("handle", src.handle.to_string()),
-            ("nick", src.handle.to_string()),
-            ("group", src.group.unwrap_or("").to_string()),
-            ("account", src.account.to_string()),
-        ];
-        let mut matched = false;
-        for (name, value) in names {
-            if let Some(r) = rest.strip_prefix(name) {
-                let v = match cut {
-                    Some(c) => value.split(c).next().unwrap_or("").to_string(),
-                    None => value,
-                };
-                raw.push_str(&v);
-                rest = r;
-                matched = true;
-                break;
-            }
-        }
-        if !matched {
-            raw.push('%');
-        }
-    }
-    raw.push_str(rest);
-    clean_nick(&raw, style)
+/// Characters BitlBee keeps in a generated nick (besides non-ASCII letters
+/// with `utf8_nicks`): RFC 1459's, with the dash.
+fn nick_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '{' | '}' | '^' | '`' | '-' | '_' | '|' | '[' | ']' | '~' | '\\'
+        )
 }
 
-/// Make any text a valid nick: drop what IRC can't carry, fix the first character,
-/// cut to [`NICKLEN`].
+/// Expand a BitlBee `nick_format` (`%-@nick`, `%handle`, `%full_name`,
+/// `%first_name`, `%group`, `%account`, with `-X` to cut at the first X and
+/// a number to keep that many characters) into a nick, the way BitlBee's
+/// `nick_gen` does: non-ASCII transliterated (unless `utf8`), what a nick
+/// cannot hold dropped, a leading digit given an underscore, cut to
+/// [`NICKLEN`]. A format with an unknown variable, or one that yields nothing
+/// from the handle or name, falls back to the handle up to its `@`.
+pub fn format_nick(format: &str, src: &NickSource<'_>, style: NickStyle) -> String {
+    generate(format, src, style).unwrap_or_else(|| {
+        let base = src.handle.split('@').next().unwrap_or(src.handle);
+        let nick = clean_nick(base, style);
+        if nick.is_empty() {
+            "_".to_string()
+        } else {
+            nick
+        }
+    })
+}
+
+/// `rest` after `name` when it starts with it (in any case).
+fn word<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
+    rest.get(..name.len())
+        .filter(|w| w.eq_ignore_ascii_case(name))
+        .and_then(|_| rest.get(name.len()..))
+}
+
+fn generate(format: &str, src: &NickSource<'_>, style: NickStyle) -> Option<String> {
+    let mut out = String::new();
+    let mut ok = false;
+    let mut rest = format;
+    while let Some(c) = rest.chars().next() {
+        if out.len() >= NICKLEN {
+            break;
+        }
+        let mut cs = rest.chars();
+        cs.next();
+        rest = cs.as_str();
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut chop: Option<char> = None;
+        let mut len = usize::MAX;
+        let part: Option<&str> = loop {
+            if let Some(r) = rest.strip_prefix('-') {
+                let mut cs = r.chars();
+                chop = Some(cs.next()?);
+                rest = cs.as_str();
+            } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                let digits = rest.chars().take_while(char::is_ascii_digit).count();
+                len = rest
+                    .get(..digits)
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(usize::MAX);
+                rest = rest.get(digits..).unwrap_or("");
+            } else if let Some(r) = word(rest, "nick").or_else(|| word(rest, "handle")) {
+                rest = r;
+                ok = true;
+                break Some(src.handle);
+            } else if let Some(r) = word(rest, "full_name") {
+                rest = r;
+                ok |= src.full_name.is_some_and(|n| !n.is_empty());
+                break src.full_name;
+            } else if let Some(r) = word(rest, "first_name") {
+                rest = r;
+                ok |= src.full_name.is_some_and(|n| !n.is_empty());
+                chop = Some(' ');
+                break src.full_name;
+            } else if let Some(r) = word(rest, "group") {
+                rest = r;
+                break src.group;
+            } else if let Some(r) = word(rest, "account") {
+                rest = r;
+                break Some(src.account);
+            } else {
+                return None;
+            }
+        };
+        let Some(part) = part else { continue };
+        let part = if style.utf8 {
+            part.to_string()
+        } else {
+            deunicode::deunicode(part)
+        };
+        let kept = match chop {
+            Some(x) => part.split(x).next().unwrap_or(""),
+            None => &part,
+        };
+        out.extend(kept.chars().take(len));
+    }
+    if !ok || out.is_empty() {
+        return None;
+    }
+    let nick = clean_nick(&out, style);
+    (!nick.is_empty()).then_some(nick)
+}
+
+/// BitlBee's `nick_strip`: keep what a nick may hold (spaces become
+/// underscores with `underscores`), put an underscore before a leading digit,
+/// lower-case with `lowercase`, cut to [`NICKLEN`].
 pub fn clean_nick(raw: &str, style: NickStyle) -> String {
     let mut out = String::new();
     for c in raw.chars() {
@@ -131,25 +187,26 @@ pub fn clean_nick(raw: &str, style: NickStyle) -> String {
             if style.underscores {
                 out.push('_');
             }
-        } else if c.is_ascii_alphanumeric()
-            || is_special(c)
-            || c == '-'
-            || (style.utf8 && c.is_alphanumeric())
+        } else if nick_char(c)
+            || (style.utf8 && !c.is_ascii() && !c.is_whitespace() && !c.is_control())
         {
             out.push(c);
-        } else if c == '.' || c == '@' {
-            out.push('_');
+        }
+        if !style.utf8 && out.len() >= NICKLEN {
+            break;
         }
     }
-    if style.lowercase {
-        out = irc_lower(&out);
-    }
-    if out
-        .chars()
-        .next()
-        .is_none_or(|c| c.is_ascii_digit() || c == '-')
-    {
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        // BitlBee writes "_" and the rest into NICKLEN bytes, its terminator included.
         out.insert(0, '_');
+        out = truncate_chars(&out, NICKLEN - 1);
+    }
+    if style.lowercase {
+        out = if style.utf8 {
+            irc_lower(&out.to_lowercase())
+        } else {
+            irc_lower(&out)
+        };
     }
     truncate_chars(&out, NICKLEN)
 }
@@ -158,28 +215,23 @@ fn truncate_chars(s: &str, max_bytes: usize) -> String {
     s[..crate::sanitize::floor_boundary(s, max_bytes)].to_string()
 }
 
-/// Make `nick` unique given `taken` (which compares RFC 1459 lower-case nicks):
-/// append underscores, and when the nick is full, replace its tail with a counter.
+/// Make `nick` unique given `taken` (which compares RFC 1459 lower-case nicks)
+/// as BitlBee does: underscores while there is room, then the nick cut short
+/// with `_` and two hex digits.
 pub fn unique_nick(nick: &str, taken: impl Fn(&str) -> bool) -> String {
-    if !taken(&irc_lower(nick)) {
-        return nick.to_string();
-    }
     let mut candidate = nick.to_string();
-    while candidate.len() < NICKLEN {
-        candidate.push('_');
+    for n in 0u32..512 {
         if !taken(&irc_lower(&candidate)) {
             return candidate;
         }
-    }
-    for n in 2u32.. {
-        let suffix = n.to_string();
-        let base = truncate_chars(nick, NICKLEN - suffix.len());
-        let candidate = format!("{base}{suffix}");
-        if !taken(&irc_lower(&candidate)) {
-            return candidate;
+        if candidate.len() < NICKLEN - 1 {
+            candidate.push('_');
+        } else {
+            let base = truncate_chars(nick, NICKLEN - 3);
+            candidate = format!("{base}_{:02x}", n % 256);
         }
     }
-    nick.to_string()
+    candidate
 }
 
 #[cfg(test)]
@@ -194,42 +246,54 @@ mod tests {
         }
     }
 
+    fn fmt(format: &str, s: &NickSource<'_>) -> String {
+        format_nick(format, s, NickStyle::default())
+    }
+
     #[test]
-    fn default_format_cuts_at_at() {
+    fn formats_as_bitlbee() {
+        assert_eq!(fmt("%-@nick", &src("bob@example.org")), "bob");
+        // Dots and @ are dropped, not turned into underscores.
         assert_eq!(
-            format_nick("%-@nick", &src("bob@example.org"), NickStyle::default()),
-            "bob"
+            fmt("%handle", &src("bob.smith@example.org")),
+            "bobsmithexampleorg"
         );
-        assert_eq!(
-            format_nick("%handle", &src("bob@example.org"), NickStyle::default()),
-            "bob_example_org"
-        );
-        assert_eq!(
-            format_nick("%-@nick", &src("42@x"), NickStyle::default()),
-            "_42"
-        );
-        assert_eq!(
-            format_nick("%-@nick", &src("Ünïcode@x"), NickStyle::default()),
-            "ncode"
-        );
+        assert_eq!(fmt("%-@nick", &src("42@x")), "_42");
+        // Transliterated, not dropped.
+        assert_eq!(fmt("%-@nick", &src("J\u{f6}rg@x")), "Jorg");
         let s = NickSource {
             full_name: Some("Bob Smith"),
+            group: Some("Work"),
             ..src("b@x")
         };
-        assert_eq!(
-            format_nick("%full_name", &s, NickStyle::default()),
-            "BobSmith"
-        );
+        assert_eq!(fmt("%full_name", &s), "BobSmith");
+        assert_eq!(fmt("%first_name", &s), "Bob");
+        assert_eq!(fmt("[%3group]%-@nick", &s), "[Wor]b");
+        assert_eq!(fmt("[%account]%-@nick", &s), "[jabber]b");
         let st = NickStyle {
             underscores: true,
             lowercase: true,
             utf8: false,
         };
         assert_eq!(format_nick("%full_name", &s, st), "bob_smith");
+        // Unknown variables, and formats with nothing unique, fall back to the handle.
+        assert_eq!(fmt("%bogus", &src("carol@x")), "carol");
+        assert_eq!(fmt("%group", &src("carol@x")), "carol");
+        assert_eq!(fmt("%full_name", &src("dave@x")), "dave");
+        // Cut to 24; a leading digit makes it 23 with the underscore.
         assert_eq!(
-            format_nick("[%account]%-@nick", &s, NickStyle::default()),
-            "[jabber]b"
+            fmt("%handle", &src("abcdefghijklmnopqrstuvwxyz")),
+            "abcdefghijklmnopqrstuvwx"
         );
+        assert_eq!(
+            fmt("%handle", &src("0123456789012345678901234567")),
+            "_0123456789012345678901"
+        );
+        let u = NickStyle {
+            utf8: true,
+            ..NickStyle::default()
+        };
+        assert_eq!(format_nick("%-@nick", &src("J\u{f6}rg@x"), u), "J\u{f6}rg");
     }
 
     #[test]
@@ -239,7 +303,7 @@ mod tests {
         let long = "a".repeat(NICKLEN);
         assert_eq!(
             unique_nick(&long, |n| n == long),
-            format!("{}2", "a".repeat(NICKLEN - 1))
+            format!("{}_00", "a".repeat(NICKLEN - 3))
         );
     }
 

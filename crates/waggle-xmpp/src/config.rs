@@ -23,49 +23,57 @@ pub static SETTINGS: &[SettingDef] = &[
         None,
         SettingKind::Str,
         "The host to connect to. When unset, the server is found through the domain's DNS SRV records (_xmpp-client._tcp, or _xmpps-client._tcp with ssl on), else the domain itself.",
-    ),
+    )
+    .at_login(),
     def(
         "port",
         Some("5222"),
         SettingKind::Int,
         "The port to connect to, with server set or when the domain has no SRV records (5223 is used instead when ssl is on and port was not set).",
-    ),
+    )
+    .at_login(),
     def(
         "tls",
         Some("true"),
         SettingKind::Choice(&["true", "try", "false"]),
         "STARTTLS: true requires it, try uses it when the server offers it, false never uses it.",
-    ),
+    )
+    .at_login(),
     def(
         "ssl",
         Some("false"),
         SettingKind::Bool,
         "Direct TLS from the first byte (XEP-0368 style, usually port 5223) instead of STARTTLS.",
-    ),
+    )
+    .at_login(),
     def(
         "tls_verify",
         Some("true"),
         SettingKind::Bool,
         "Verify the server's certificate against the system's CA certificates (and cafile). When off, the first certificate seen is trusted and its fingerprint recorded in the fingerprint setting.",
-    ),
+    )
+    .at_login(),
     def(
         "cafile",
         None,
         SettingKind::Str,
         "A PEM file of extra CA certificates to trust for this account.",
-    ),
+    )
+    .at_login(),
     def(
         "fingerprint",
         None,
         SettingKind::Str,
         "The SHA-256 fingerprint of the server's certificate (hex, colons optional). When set, exactly this certificate is accepted, verified or not.",
-    ),
+    )
+    .at_login(),
     def(
         "resource",
         Some("Waggle"),
         SettingKind::Str,
         "The XMPP resource of this connection.",
-    ),
+    )
+    .at_login(),
     def(
         "priority",
         Some("0"),
@@ -77,7 +85,8 @@ pub static SETTINGS: &[SettingDef] = &[
         Some("true"),
         SettingKind::Bool,
         "Ask the server for copies of messages sent and received by your other clients (XEP-0280).",
-    ),
+    )
+    .at_login(),
     def(
         "user_agent",
         Some("Waggle"),
@@ -85,11 +94,37 @@ pub static SETTINGS: &[SettingDef] = &[
         "The client name given to contacts who ask for our software version.",
     ),
     def(
+        "resource_select",
+        Some("activity"),
+        SettingKind::Choice(&["activity", "priority"]),
+        "Which of a contact's resources (devices) your messages go to: activity, the one that last wrote to you (within activity_timeout, else the server chooses); priority, the one with the highest priority.",
+    ),
+    def(
+        "activity_timeout",
+        Some("600"),
+        SettingKind::Int,
+        "Seconds a resource that wrote to you stays the one resource_select activity sends to.",
+    ),
+    def(
+        "xmlconsole",
+        Some("false"),
+        SettingKind::Bool,
+        "Show the raw XML stream to and from the server as messages from the contact _xmlconsole; what you send it goes to the server as it is (an iq, message or presence stanza). Adding the contact _xmlconsole does the same for the session.",
+    ),
+    def(
+        "sasl",
+        Some("true"),
+        SettingKind::Str,
+        "The SASL mechanisms to log in with: true for any the server offers (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN), a comma-separated list to use only those, or names with a leading - to leave them out (-PLAIN). Waggle always logs in with SASL.",
+    )
+    .at_login(),
+    def(
         "allow_plaintext_auth",
         Some("false"),
         SettingKind::Bool,
         "Allow SASL PLAIN over an unencrypted connection (sends the password in clear).",
-    ),
+    )
+    .at_login(),
 ];
 
 /// How the connection is secured.
@@ -104,6 +139,66 @@ pub enum Security {
     },
     /// No TLS at all.
     Plain,
+}
+
+/// Which of a contact's resources a message goes to (`resource_select`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceSelect {
+    /// The one that wrote last, while within `activity_timeout`.
+    Activity,
+    /// The one with the highest priority.
+    Priority,
+}
+
+/// The SASL mechanisms an account may log in with (`sasl`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaslChoice {
+    /// Only these, when given.
+    pub only: Option<std::collections::BTreeSet<String>>,
+    /// Never these.
+    pub exclude: std::collections::BTreeSet<String>,
+}
+
+impl SaslChoice {
+    /// Parse `true`, `PLAIN,SCRAM-SHA-1` or `-PLAIN`.
+    pub fn parse(value: &str) -> Result<SaslChoice, XmppError> {
+        let value = value.trim();
+        match parse_bool(value) {
+            Some(true) => return Ok(SaslChoice::default()),
+            Some(false) => {
+                return Err(XmppError::Config(
+                    "sasl false (the old non-SASL login) is not offered: Waggle always logs in with SASL; set sasl to true or to the mechanisms to use".into(),
+                ));
+            }
+            None => {}
+        }
+        let mut out = SaslChoice::default();
+        for word in value.split([',', ' ']).filter(|w| !w.is_empty()) {
+            match word.strip_prefix('-') {
+                Some(m) => {
+                    out.exclude.insert(m.to_ascii_uppercase());
+                }
+                None => {
+                    out.only
+                        .get_or_insert_with(Default::default)
+                        .insert(word.to_ascii_uppercase());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The mechanisms of `usable` this choice allows.
+    pub fn filter(
+        &self,
+        usable: std::collections::BTreeSet<String>,
+    ) -> std::collections::BTreeSet<String> {
+        usable
+            .into_iter()
+            .filter(|m| self.only.as_ref().is_none_or(|o| o.contains(m)))
+            .filter(|m| !self.exclude.contains(m))
+            .collect()
+    }
 }
 
 /// What one login needs, checked and typed.
@@ -134,6 +229,16 @@ pub struct AccountConfig {
     pub user_agent: String,
     /// Allow PLAIN without TLS.
     pub allow_plaintext_auth: bool,
+    /// Which resource messages go to.
+    pub resource_select: ResourceSelect,
+    /// How long the resource that wrote last stays the one messages go to.
+    pub activity_timeout: std::time::Duration,
+    /// Show the raw stream as the `_xmlconsole` contact from the start.
+    pub xmlconsole: bool,
+    /// Leave subscription requests unanswered instead of asking.
+    pub ignore_auth_requests: bool,
+    /// The SASL mechanisms allowed.
+    pub sasl: SaslChoice,
     /// Initial away message.
     pub away: Option<String>,
     /// Initial status message.
@@ -237,6 +342,23 @@ impl AccountConfig {
             carbons: flag(spec, "carbons")?,
             user_agent: setting(spec, "user_agent").unwrap_or("Waggle").to_string(),
             allow_plaintext_auth: flag(spec, "allow_plaintext_auth")?,
+            resource_select: match setting(spec, "resource_select") {
+                Some("priority") => ResourceSelect::Priority,
+                _ => ResourceSelect::Activity,
+            },
+            activity_timeout: std::time::Duration::from_secs(
+                setting(spec, "activity_timeout")
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(600)
+                    .max(0) as u64,
+            ),
+            xmlconsole: flag(spec, "xmlconsole")?,
+            ignore_auth_requests: spec
+                .settings
+                .get("ignore_auth_requests")
+                .and_then(|v| parse_bool(v))
+                .unwrap_or(false),
+            sasl: SaslChoice::parse(setting(spec, "sasl").unwrap_or("true"))?,
             away: text("away"),
             status: text("status"),
         })
@@ -317,6 +439,29 @@ mod tests {
                 Err(XmppError::Config(_))
             ));
         }
+    }
+
+    #[test]
+    fn sasl_choices() {
+        let set = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let usable = set(&["PLAIN", "SCRAM-SHA-1"]);
+        assert_eq!(
+            SaslChoice::parse("true").unwrap().filter(usable.clone()),
+            usable
+        );
+        assert_eq!(
+            SaslChoice::parse("-plain").unwrap().filter(usable.clone()),
+            set(&["SCRAM-SHA-1"])
+        );
+        assert_eq!(
+            SaslChoice::parse("PLAIN").unwrap().filter(usable.clone()),
+            set(&["PLAIN"])
+        );
+        assert!(SaslChoice::parse("false").is_err());
     }
 
     #[test]

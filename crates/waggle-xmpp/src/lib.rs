@@ -154,6 +154,14 @@ impl Backend for XmppBackend {
         SETTINGS
     }
 
+    fn contact_actions(&self) -> &'static [(&'static str, &'static str)] {
+        &[("VERSION", "Get client (version) information")]
+    }
+
+    fn handle_domains(&self) -> bool {
+        true
+    }
+
     async fn run(&self, ctx: &mut AccountContext) -> Result<(), BackendError> {
         let result = self.run_once(ctx).await;
         if let Err(e) = &result {

@@ -152,11 +152,11 @@ where
             "Server requires TLS connections, but TLS is turned off for this account".into(),
         ));
     }
-    let mechanisms = usable_mechanisms(
+    let mechanisms = cfg.sasl.filter(usable_mechanisms(
         &offered.sasl_mechanisms,
         encrypted,
         cfg.allow_plaintext_auth,
-    );
+    ));
     if mechanisms.is_empty() {
         let offered: Vec<_> = offered.sasl_mechanisms.iter().cloned().collect();
         return Err(XmppError::Config(format!(
@@ -167,7 +167,11 @@ where
                 offered.join(", ")
             },
             if encrypted {
-                ""
+                if cfg.sasl == crate::config::SaslChoice::default() {
+                    ""
+                } else {
+                    "; see the sasl setting"
+                }
             } else {
                 "; PLAIN is refused without TLS unless allow_plaintext_auth is on"
             }

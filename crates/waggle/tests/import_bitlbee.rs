@@ -343,6 +343,7 @@ async fn check_store(db: &Path) -> Result<()> {
         map(&[
             ("account", "jabber"),
             ("auto_join", "true"),
+            ("chat_type", "room"),
             ("nick", "alicenick"),
             ("password", "roompw"),
             ("room", "room@conference.localhost"),

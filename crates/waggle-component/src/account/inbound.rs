@@ -263,17 +263,12 @@ impl Account<'_> {
                 }
                 self.emit(Event::Info { handle, lines }).await;
             }
-            (Pending::RoomList(service), Ok(payload)) => {
-                let items = payload
+            (Pending::RoomList(_), Ok(payload)) => {
+                let rooms = payload
                     .and_then(|p| DiscoItemsResult::try_from(p).ok())
-                    .unwrap_or(DiscoItemsResult {
-                        node: None,
-                        items: vec![],
-                        rsm: None,
-                    });
-                for text in iqc::room_list_lines(&service, &items) {
-                    self.emit(Event::Notice { text }).await;
-                }
+                    .map(|items| iqc::room_list(&items))
+                    .unwrap_or_default();
+                self.emit(Event::RoomList { rooms }).await;
             }
             (Pending::RoomList(service), Err(e)) => {
                 self.error(format!(

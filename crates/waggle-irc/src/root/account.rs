@@ -197,16 +197,7 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
         position: s.accounts.len() as u32,
     };
     let has_password = rec.password.is_some();
-    s.accounts.push(Account {
-        id,
-        rec,
-        state: AccountState::Off,
-        commands: None,
-        cancel: None,
-        ack: None,
-        cursors: Default::default(),
-        cursor_times: Default::default(),
-    });
+    s.accounts.push(Account::new(id, rec));
     s.save_account(id).await;
     s.root_say(&format!("Account successfully added with tag {tag}"));
     if !has_password {
@@ -220,6 +211,9 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
 
 fn list(s: &mut Cx<'_>) {
     let mut lines = Vec::new();
+    if s.tabular {
+        lines.push("Account list:".to_string());
+    }
     for (i, a) in s.accounts.iter().enumerate() {
         let state = match a.state {
             AccountState::Online => " (connected)",

@@ -98,7 +98,7 @@ pub(super) async fn identify(s: &mut Cx<'_>, args: &[String]) {
                 "Password accepted"
             });
             s.logged_in_numerics();
-            if load && s.flag("auto_connect") {
+            if load && s.cfg.auto_connect {
                 s.start_auto_accounts();
             }
         }

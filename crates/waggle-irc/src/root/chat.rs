@@ -8,22 +8,18 @@ use crate::nick::{CHANNELLEN, irc_lower};
 use crate::user::state::{AccountState, Channel};
 use crate::user::{CONTROL_CHANNEL, Cx};
 
-fn find_channel(s: &Cx<'_>, key: &str) -> Option<String> {
-    if let Ok(n) = key.parse::<usize>() {
-        return s.channels.get(n).map(|c| c.name.clone());
-    }
-    s.channel(key).map(|c| c.name.clone())
-}
-
 pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
     let sub = args[0].to_ascii_lowercase();
     if "list".starts_with(&sub) {
+        if s.tabular {
+            s.root_say("Channel list:");
+        }
         let lines: Vec<String> = s
             .channels
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let kind = c.setting("type").unwrap_or("control");
+                let kind = if c.is_chat() { "chat" } else { "control" };
                 let joined = if c.joined { " (joined)" } else { "" };
                 format!("{i:2}. {}, {kind} channel{joined}", c.name)
             })
@@ -34,8 +30,20 @@ pub(super) async fn channel(s: &mut Cx<'_>, args: &[String]) {
         s.root_say("End of channel list");
         return;
     }
-    let Some(name) = find_channel(s, &args[0]) else {
-        return s.root_say(&format!("Could not find channel `{}'", args[0]));
+    let Some(name) = s.find_channel(&args[0]) else {
+        // BitlBee's short form, typed in a channel: `channel set …` is about it.
+        let here = s
+            .reply_to
+            .clone()
+            .filter(|t| t.starts_with(['#', '&']))
+            .and_then(|t| s.find_channel(&t));
+        match here {
+            Some(here) if !sub.is_empty() && "set".starts_with(&sub) => {
+                set::run(s, Target::Channel(here), &args[1..]).await;
+            }
+            _ => s.root_say(&format!("Could not find channel `{}'", args[0])),
+        }
+        return;
     };
     let Some(verb) = args.get(1).map(|v| v.to_ascii_lowercase()) else {
         return s.root_say("Not enough parameters given (need 2).");
@@ -85,7 +93,31 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
             if !capabilities(s, id).rooms {
                 return s.root_say("Named chatrooms not supported on that account.");
             }
-            let room = args[2].clone();
+            let room = match args[2].strip_prefix('!') {
+                // BitlBee's `chat add <account> !N`: the Nth room of `chat list`.
+                Some(n) => {
+                    if s.account_by_id(id)
+                        .is_none_or(|a| a.state != AccountState::Online)
+                    {
+                        return s.root_say("Not logged in to account.");
+                    }
+                    if !capabilities(s, id).room_list {
+                        return s.root_say("Listing chatrooms not supported on that account.");
+                    }
+                    let digits: String = n.chars().take_while(char::is_ascii_digit).collect();
+                    let found = digits
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| i.checked_sub(1))
+                        .and_then(|i| s.account_by_id(id).and_then(|a| a.room_list.get(i)))
+                        .map(|r| r.id.clone());
+                    match found {
+                        Some(r) => r,
+                        None => return s.root_say("Invalid chatroom index"),
+                    }
+                }
+                None => args[2].clone(),
+            };
             let mut channel = match args.get(3) {
                 Some(c) => c.clone(),
                 None => room.split('@').next().unwrap_or(&room).to_string(),
@@ -108,9 +140,10 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
                 .map(|a| a.rec.tag.clone())
                 .unwrap_or_default();
             let mut ch = Channel::new(&channel);
-            ch.settings.insert("type".into(), "chat".into());
-            ch.settings.insert("account".into(), tag);
-            ch.settings.insert("room".into(), room);
+            ch.set("type", Some("chat".into()));
+            ch.set("chat_type", Some("room".into()));
+            ch.set("account", Some(tag));
+            ch.set("room", Some(room));
             s.channels.push(ch);
             s.save_channel(&channel).await;
             s.root_say(&format!(
@@ -156,7 +189,7 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
             if args.len() < 2 {
                 return s.root_say("Not enough parameters given (need 2).");
             }
-            match find_channel(s, &args[1]) {
+            match s.find_channel(&args[1]) {
                 Some(name) => delete_channel(s, &name).await,
                 None => s.root_say(&format!("Could not find channel `{}'", args[1])),
             }

@@ -54,7 +54,23 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
     if !can_add {
         return s.root_say("Command `add' not supported by this protocol");
     }
-    let handle = args[1].clone();
+    let mut handle = args[1].clone();
+    // As BitlBee: `add jabber bob` means bob at the account's own domain.
+    let domains = s
+        .account_by_id(id)
+        .and_then(|a| s.shared.protocols.get(&a.rec.protocol))
+        .is_some_and(|b| b.handle_domains());
+    if domains && !handle.starts_with('_') {
+        let local = handle.strip_suffix('@').unwrap_or(&handle).to_string();
+        if !local.contains('@')
+            && let Some(domain) = s
+                .account_by_id(id)
+                .and_then(|a| a.rec.handle.split_once('@').map(|(_, d)| d.to_string()))
+        {
+            let domain = domain.split('/').next().unwrap_or(&domain).to_string();
+            handle = format!("{local}@{domain}");
+        }
+    }
     if let Some(nick) = args.get(2) {
         if !is_valid_nick(nick) {
             return s.root_say(&format!("The requested nick `{nick}' is invalid"));
@@ -76,6 +92,8 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
                 presence: Default::default(),
                 persistent: !tmp,
                 last_channel: None,
+                away_reply_after: None,
+                online_since: None,
                 user,
                 host,
             },
@@ -104,8 +122,8 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
     let group = s
         .channels
         .iter()
-        .find(|c| c.joined && c.setting("fill_by") == Some("group"))
-        .and_then(|c| c.setting("group").map(str::to_string));
+        .find(|c| c.joined && matches!(c.cfg.fill_by, crate::user::settings::FillBy::Group(_)))
+        .and_then(|c| c.cfg.group.clone());
     match &group {
         Some(g) => s.root_say(&format!("Adding `{handle}' to contact list (group {g})")),
         None => s.root_say(&format!("Adding `{handle}' to contact list")),
@@ -170,6 +188,19 @@ pub(super) async fn rename(s: &mut Cx<'_>, args: &[String]) {
     if irc_lower(&old) == irc_lower(&s.nick) {
         return s.root_say("Use /nick to change your own nickname");
     }
+    if s.is_root(&old) && !del {
+        let Some(new) = args.get(1).cloned() else {
+            return s.root_say("Not enough parameters given (need 2).");
+        };
+        if !is_valid_nick(&new) {
+            return s.root_say(&format!("Nick `{new}' is invalid"));
+        }
+        if !s.is_root(&new) && s.nick_taken(&irc_lower(&new)) {
+            return s.root_say(&format!("Nick `{new}' already exists"));
+        }
+        super::set::rename_root(s, &new).await;
+        return s.root_say("Nick successfully changed");
+    }
     let Some(c) = s.contact_by_nick(&old).cloned() else {
         return s.root_say(&format!("Nick `{old}' does not exist"));
     };
@@ -228,11 +259,11 @@ pub(super) async fn rename(s: &mut Cx<'_>, args: &[String]) {
 
 pub(super) fn block_allow(s: &mut Cx<'_>, args: &[String], block: bool) {
     let word = if block { "block" } else { "allow" };
-    if args.is_empty() {
-        s.root_say(&format!(
-            "The {word} lists are kept by the IM servers; use \x02{word} <nick>\x02 or \x02{word} <account> <handle>\x02."
-        ));
-        return;
+    if let [key] = args
+        && let Some(id) = s.find_account(key)
+        && s.account_by_id(id).is_some_and(|a| a.is_active())
+    {
+        return list_of(s, id, block);
     }
     let (id, handle) = match target(s, args) {
         Ok(t) => t,
@@ -250,11 +281,37 @@ pub(super) fn block_allow(s: &mut Cx<'_>, args: &[String], block: bool) {
     if s.send_command(id, cmd).is_err() {
         return s.root_say(&format!("Command `{word}' not supported by this protocol"));
     }
-    let shown = args.get(1).cloned().unwrap_or_else(|| args[0].clone());
     if block {
-        s.root_say(&format!("Buddy `{shown}' moved from allow- to block-list"));
+        s.root_say(&format!("Buddy `{handle}' moved from allow- to block-list"));
     } else {
-        s.root_say(&format!("Buddy `{shown}' moved from block- to allow-list"));
+        s.root_say(&format!("Buddy `{handle}' moved from block- to allow-list"));
+    }
+}
+
+/// `block <account>` / `allow <account>`: the list with each handle's nick.
+fn list_of(s: &mut Cx<'_>, id: AccountId, block: bool) {
+    let Some(a) = s.account_by_id(id) else { return };
+    let list = if block { &a.blocked } else { &a.allowed };
+    let row = |h: &str, n: &str, tabs: bool| {
+        if tabs {
+            format!("{h}\t{n}")
+        } else {
+            format!("{h:<32.32}  {n:<16.16}")
+        }
+    };
+    let tabs = s.tabular;
+    let mut lines = vec![row("Handle", "Nickname", tabs)];
+    for h in list {
+        let nick = s
+            .contacts
+            .get(&(id, h.clone()))
+            .map(|c| c.nick.as_str())
+            .unwrap_or("(none)");
+        lines.push(row(h, nick, tabs));
+    }
+    lines.push("End of list.".into());
+    for l in lines {
+        s.root_say(&l);
     }
 }
 
@@ -279,10 +336,28 @@ pub(super) fn blist(s: &mut Cx<'_>, args: &[String]) {
         },
         None => None,
     };
-    let row = |a: &str, b: &str, c: &str| format!("{:<24.24}  {:<40.40}  {}", a, b, c);
+    let tabs = s.tabular;
+    let row = |a: &str, b: &str, c: &str| {
+        if tabs {
+            format!("{a}\t{b}\t{c}")
+        } else {
+            format!("{:<24.24}  {:<40.40}  {}", a, b, c)
+        }
+    };
     s.root_say(&row("Nick", "Handle/Account", "Status"));
+    // As BitlBee: typed in a control channel, only the contacts it takes.
+    let scope = s
+        .reply_to
+        .as_deref()
+        .and_then(|t| s.channel(t))
+        .filter(|c| !c.is_chat())
+        .cloned();
     let mut lines = Vec::new();
-    let mut list: Vec<_> = s.contacts.values().collect();
+    let mut list: Vec<_> = s
+        .contacts
+        .values()
+        .filter(|c| scope.as_ref().is_none_or(|ch| s.channel_wants(ch, c)))
+        .collect();
     list.sort_by_key(|c| irc_lower(&c.nick));
     let (mut n_on, mut n_away, mut n_off) = (0, 0, 0);
     for c in list {
@@ -292,7 +367,7 @@ pub(super) fn blist(s: &mut Cx<'_>, args: &[String]) {
             .map(|a| a.rec.tag.as_str())
             .unwrap_or("");
         let who = format!("{} {}", c.handle, tag);
-        match c.presence.state {
+        match s.shown_state(c) {
             PresenceState::Online => {
                 n_on += 1;
                 if matches && online {
@@ -306,12 +381,7 @@ pub(super) fn blist(s: &mut Cx<'_>, args: &[String]) {
             PresenceState::Away => {
                 n_away += 1;
                 if matches && away {
-                    let st = c
-                        .presence
-                        .message
-                        .clone()
-                        .or_else(|| c.presence.show.clone())
-                        .unwrap_or_else(|| "Away".into());
+                    let st = s.away_text(c).unwrap_or_else(|| "Away".into());
                     lines.push(row(&c.nick, &who, &st));
                 }
             }
@@ -345,6 +415,9 @@ pub(super) fn group(s: &mut Cx<'_>, args: &[String]) {
     groups.sort_by_key(|g| g.to_lowercase());
     groups.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     if "list".starts_with(&sub) {
+        if s.tabular {
+            s.root_say("Group list:");
+        }
         for (i, g) in groups.iter().enumerate() {
             s.root_say(&format!("{i}. {g}"));
         }
@@ -369,6 +442,9 @@ pub(super) fn group(s: &mut Cx<'_>, args: &[String]) {
             .map(|c| c.nick.clone())
             .collect();
         members.sort_by_key(|n| irc_lower(n));
+        if s.tabular {
+            s.root_say(&format!("Members of {name}:"));
+        }
         for (i, m) in members.iter().enumerate() {
             s.root_say(&format!("{i}. {m}"));
         }

@@ -13,7 +13,7 @@ pub(super) fn answer(s: &mut Cx<'_>, args: &[String], accept: bool) {
             Ok(i) if i < s.questions.len() => i,
             _ => return s.root_say("Invalid query number"),
         },
-        None if s.setting("query_order") == Some("fifo") => 0,
+        None if s.cfg.fifo => 0,
         None => s.questions.len() - 1,
     };
     let q = s.questions.remove(index);
@@ -58,7 +58,45 @@ pub(super) fn transfer(s: &mut Cx<'_>, args: &[String]) {
     }
 }
 
-pub(super) fn plugins(s: &mut Cx<'_>) {
-    let protocols = s.available_protocols();
-    s.root_say(&format!("Enabled Protocols: {protocols}"));
+/// `plugins`: BitlBee's table of plugins (here: the built-in protocol
+/// backends) and the protocol list; `plugins info <name>` for one of them.
+pub(super) fn plugins(s: &mut Cx<'_>, args: &[String]) {
+    let version = env!("CARGO_PKG_VERSION");
+    let names: Vec<String> = s
+        .shared
+        .protocols
+        .protocols()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    if args.first().is_some_and(|a| a.eq_ignore_ascii_case("info")) {
+        let Some(name) = args.get(1) else {
+            return s.root_say("Not enough parameters given (need 2).");
+        };
+        // As BitlBee: nothing for a name it does not know.
+        let Some(found) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) else {
+            return;
+        };
+        let text = format!(
+            "{found}:\n  Version: {version}\n  Description: the {found} protocol, built into Waggle"
+        );
+        return s.root_say(&text);
+    }
+    let row = |a: &str, b: &str, tabs: bool| {
+        if tabs {
+            format!("{a}\t{b}")
+        } else {
+            format!("{a:<30}  {b}")
+        }
+    };
+    let tabs = s.tabular;
+    let mut lines = vec![row("Plugin", "Version", tabs)];
+    for n in &names {
+        lines.push(row(n, version, tabs));
+    }
+    lines.push(" ".into());
+    lines.push(format!("Enabled Protocols: {}", s.available_protocols()));
+    for l in lines {
+        s.root_say(&l);
+    }
 }

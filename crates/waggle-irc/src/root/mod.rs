@@ -37,6 +37,7 @@ pub(crate) enum Id {
     Group,
     Transfer,
     Plugins,
+    Otr,
 }
 
 /// A root command's definition.
@@ -126,21 +127,29 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "allow",
         id: Id::Allow,
-        min_args: 0,
+        min_args: 1,
         anonymous_ok: false,
-        syntax: &["allow <nick>", "allow <account id> <handle>", "allow"],
+        syntax: &[
+            "allow <nick>",
+            "allow <account id> <handle>",
+            "allow <account id>",
+        ],
         summary: "Unblock someone",
-        help: "Takes someone off your block list. Without arguments, lists the allow list.",
+        help: "Takes someone off an account's block list (and onto its allow list, where the protocol has one). With just an account, lists that account's allow list.",
         subcommands: &[],
     },
     CommandDef {
         name: "block",
         id: Id::Block,
-        min_args: 0,
+        min_args: 1,
         anonymous_ok: false,
-        syntax: &["block <nick>", "block <account id> <handle>", "block"],
+        syntax: &[
+            "block <nick>",
+            "block <account id> <handle>",
+            "block <account id>",
+        ],
         summary: "Block someone",
-        help: "Puts someone on your block list. Without arguments, lists the block list.",
+        help: "Puts someone on an account's block list: they no longer see you nor reach you. With just an account, lists that account's block list.",
         subcommands: &[],
     },
     CommandDef {
@@ -150,7 +159,7 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         anonymous_ok: false,
         syntax: &["blist [all|online|offline|away] [<pattern>]"],
         summary: "List all the buddies in the current channel",
-        help: "Lists your contacts with their handle, account and status; only those matching the pattern when one is given.",
+        help: "Lists your contacts with their handle, account and status: typed in a control channel, those that channel shows; only those whose nick matches the pattern (a regular expression) when one is given. Without a word, online and away ones.",
         subcommands: &[],
     },
     CommandDef {
@@ -226,6 +235,16 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         subcommands: &[],
     },
     CommandDef {
+        name: "ft",
+        id: Id::Transfer,
+        min_args: 0,
+        anonymous_ok: false,
+        syntax: &["ft [list|cancel <id>|reject]"],
+        summary: "Short for transfer",
+        help: "The same as \x02transfer\x02.",
+        subcommands: &[],
+    },
+    CommandDef {
         name: "group",
         id: Id::Group,
         min_args: 0,
@@ -269,13 +288,23 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         subcommands: &[],
     },
     CommandDef {
+        name: "otr",
+        id: Id::Otr,
+        min_args: 0,
+        anonymous_ok: true,
+        syntax: &["otr ..."],
+        summary: "Off-the-record encryption (not offered)",
+        help: "Waggle does not offer OTR: no otr command or setting does anything here. For end-to-end encryption, use an IM client that does it (OMEMO for XMPP, say) on that conversation.",
+        subcommands: &[],
+    },
+    CommandDef {
         name: "plugins",
         id: Id::Plugins,
         min_args: 0,
         anonymous_ok: true,
-        syntax: &["plugins"],
+        syntax: &["plugins", "plugins info <name>"],
         summary: "List the protocols this gateway has",
-        help: "Lists the protocol backends built into this gateway.",
+        help: "Lists the protocol backends built into this gateway; \x02plugins info <protocol>\x02 tells more about one.",
         subcommands: &[],
     },
     CommandDef {
@@ -456,7 +485,9 @@ pub(crate) async fn run_line(s: &mut Cx<'_>, words: &[String]) {
         ));
         return;
     }
-    if !def.anonymous_ok && !s.identified() && s.shared.config.auth_mode != AuthMode::Open {
+    // As BitlBee: only `registered` mode wants an identified user (`closed`
+    // asked for the server password before the client got in).
+    if !def.anonymous_ok && !s.identified() && s.shared.config.auth_mode == AuthMode::Registered {
         s.root_say("This server only accepts registered users");
         return;
     }
@@ -482,7 +513,10 @@ pub(crate) async fn run_line(s: &mut Cx<'_>, words: &[String]) {
         Id::Blist => contacts::blist(s, args),
         Id::Group => contacts::group(s, args),
         Id::Transfer => misc::transfer(s, args),
-        Id::Plugins => misc::plugins(s),
+        Id::Plugins => misc::plugins(s, args),
+        Id::Otr => s.root_say(
+            "OTR is not offered by Waggle: there is no off-the-record encryption here. See \x02help otr\x02.",
+        ),
     }
 }
 

@@ -60,7 +60,7 @@ fn explicit(s: &Cx<'_>, target: &Target) -> BTreeMap<String, String> {
         }
         Target::Channel(name) => s
             .channel(name)
-            .map(|c| c.settings.clone())
+            .map(|c| c.settings().clone())
             .unwrap_or_default(),
     }
 }
@@ -78,7 +78,7 @@ pub(super) async fn run(s: &mut Cx<'_>, target: Target, args: &[String]) {
     let (del, name, value) = match args {
         [] => {
             for d in &defs {
-                if !d.secret || values.contains_key(d.name) {
+                if (!d.secret || values.contains_key(d.name)) && !d.hidden {
                     show(s, Some(d), d.name, effective(d.name, Some(d)).as_deref());
                 }
             }
@@ -130,6 +130,7 @@ pub(super) async fn run(s: &mut Cx<'_>, target: Target, args: &[String]) {
         Ok(()) if def.secret => s.root_say("Setting changed successfully"),
         // An action is not stored: show what was run.
         Ok(()) if def.kind == SettingKind::Action => show(s, Some(&def), def.name, new.as_deref()),
+        Ok(()) if def.name == "away_devoice" => show(s, Some(&def), def.name, def.default),
         Ok(()) => {
             let values = explicit(s, &target);
             let shown = values
@@ -137,6 +138,18 @@ pub(super) async fn run(s: &mut Cx<'_>, target: Target, args: &[String]) {
                 .cloned()
                 .or_else(|| def.default.map(str::to_string));
             show(s, Some(&def), def.name, shown.as_deref());
+            if let Target::Account(id) = target
+                && def.at_login
+                && s.account_by_id(id).is_some_and(|a| a.is_active())
+            {
+                let tag = s
+                    .account_by_id(id)
+                    .map(|a| a.rec.tag.clone())
+                    .unwrap_or_default();
+                s.root_say(&format!(
+                    "The account reads this setting when it logs in: it applies from its next connection (account {tag} off, then on)"
+                ));
+            }
         }
         Err(msg) => s.root_say(&msg),
     }
@@ -156,10 +169,7 @@ async fn apply(
             let Some(ch) = s.channel_mut(&name) else {
                 return Err(format!("Could not find channel `{name}'"));
             };
-            match &value {
-                Some(v) => ch.settings.insert(def.name.to_string(), v.clone()),
-                None => ch.settings.remove(def.name),
-            };
+            ch.set(def.name, value);
             s.save_channel(&name).await;
             s.sync_control_channels(None);
             Ok(())
@@ -183,11 +193,27 @@ async fn apply_global(
             .await
             .map_err(|e| format!("Failed to change setting: {e}"));
     }
+    if def.name == "away_devoice" {
+        // BitlBee's compatibility shim: not stored, it sets show_users everywhere.
+        s.root_say(
+            "Setting `away_devoice' is obsolete, use the `show_users' channel setting instead.",
+        );
+        let spec = match value.as_deref().and_then(settings::parse_bool) {
+            Some(false) => "online,special%,away",
+            _ => "online+,special%,away",
+        };
+        let names: Vec<String> = s.channels.iter().map(|c| c.name.clone()).collect();
+        for name in names {
+            if let Some(ch) = s.channel_mut(&name) {
+                ch.set("show_users", Some(spec.to_string()));
+            }
+            s.save_channel(&name).await;
+        }
+        s.sync_control_channels(None);
+        return Ok(());
+    }
     let old_root = s.root_nick();
-    match &value {
-        Some(v) => s.settings.insert(def.name.to_string(), v.clone()),
-        None => s.settings.remove(def.name),
-    };
+    s.put_setting(def.name, value.clone());
     s.save_setting(def.name, value.as_deref()).await;
     match def.name {
         "away" | "status" => s.broadcast_presence(),
@@ -196,22 +222,13 @@ async fn apply_global(
             if !crate::nick::is_valid_nick(&new_root)
                 || s.nicks.contains_key(&crate::nick::irc_lower(&new_root))
             {
-                s.settings.insert("root_nick".into(), old_root.clone());
+                s.put_setting("root_nick", Some(old_root.clone()));
                 s.save_setting("root_nick", Some(&old_root)).await;
                 return Err(format!("Nick `{new_root}' is invalid or taken"));
             }
-            let server = s.shared.config.name.clone();
-            let mask = format!("{old_root}!{old_root}@{server}");
-            s.all(Line::new("NICK").prefix(mask).param(&new_root));
-            for ch in s.channels.iter_mut() {
-                if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(&old_root)) {
-                    m.nick = new_root.clone();
-                    m.mask = format!("{new_root}!{new_root}@{server}");
-                    ch.members.insert(crate::nick::irc_lower(&new_root), m);
-                }
-            }
+            root_renamed(s, &old_root, &new_root);
         }
-        "ops" | "show_users" => s.sync_control_channels(None),
+        "ops" | "show_users" | "mobile_is_away" => s.sync_control_channels(None),
         _ => {}
     }
     Ok(())
@@ -261,6 +278,7 @@ async fn apply_account(
             Some(v) => a.rec.settings.insert(def.name.to_string(), v.clone()),
             None => a.rec.settings.remove(def.name),
         };
+        a.settings_changed();
     }
     s.save_account(id).await;
     if matches!(def.name, "away" | "status") {
@@ -277,6 +295,28 @@ async fn apply_account(
         );
     }
     Ok(())
+}
+
+/// Show root's new nick everywhere (its setting already changed).
+fn root_renamed(s: &mut Cx<'_>, old_root: &str, new_root: &str) {
+    let server = s.shared.config.name.clone();
+    let mask = format!("{old_root}!{old_root}@{server}");
+    s.all(Line::new("NICK").prefix(mask).param(new_root));
+    for ch in s.channels.iter_mut() {
+        if let Some(mut m) = ch.members.remove(&crate::nick::irc_lower(old_root)) {
+            m.nick = new_root.to_string();
+            m.mask = format!("{new_root}!{new_root}@{server}");
+            ch.members.insert(crate::nick::irc_lower(new_root), m);
+        }
+    }
+}
+
+/// `rename root <new>`: the same as `set root_nick <new>`, as in BitlBee.
+pub(super) async fn rename_root(s: &mut Cx<'_>, new_root: &str) {
+    let old_root = s.root_nick();
+    s.put_setting("root_nick", Some(new_root.to_string()));
+    s.save_setting("root_nick", Some(new_root)).await;
+    root_renamed(s, &old_root, new_root);
 }
 
 pub(super) async fn global(s: &mut Cx<'_>, args: &[String]) {

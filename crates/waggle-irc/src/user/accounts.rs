@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 use waggle_core::reconnect::{Backoff, ReconnectPolicy, supervise};
-use waggle_core::settings::parse_bool;
-use waggle_core::{AccountContext, AccountId, AccountSpec, Command, Contact, Secret};
+use waggle_core::{
+    AccountContext, AccountId, AccountSpec, Command, Contact, PresenceState, Secret,
+};
 
 use super::state::{AccountState, ContactEntry, NickOwner};
 use super::{Cx, User};
@@ -50,17 +51,8 @@ impl Cx<'_> {
                 return false;
             }
         };
-        let auto_reconnect = acc
-            .rec
-            .settings
-            .get("auto_reconnect")
-            .and_then(|v| parse_bool(v))
-            .unwrap_or(true)
-            && self.flag("auto_reconnect");
-        let backoff: Backoff = self
-            .setting("auto_reconnect_delay")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default();
+        let auto_reconnect = acc.cfg.auto_reconnect && self.cfg.auto_reconnect;
+        let backoff: Backoff = self.cfg.auto_reconnect_delay;
         let mut settings: BTreeMap<String, String> = acc.rec.settings.clone();
         if let Some(away) = self.away_for(acc) {
             settings.insert("away".into(), away);
@@ -115,7 +107,8 @@ impl Cx<'_> {
             a.commands = None;
             a.state = AccountState::Off;
         }
-        self.contacts_offline(id, "Leaving...");
+        let reason = self.account_quit_reason(id);
+        self.contacts_offline(id, &reason);
         self.leave_account_rooms(id);
     }
 
@@ -125,13 +118,7 @@ impl Cx<'_> {
             .accounts
             .iter()
             .filter(|a| !a.is_active())
-            .filter(|a| {
-                a.rec
-                    .settings
-                    .get("auto_connect")
-                    .and_then(|v| parse_bool(v))
-                    .unwrap_or(true)
-            })
+            .filter(|a| a.cfg.auto_connect)
             .map(|a| a.id)
             .collect();
         for id in ids {
@@ -240,9 +227,9 @@ impl User {
 
     fn nick_style(&self) -> NickStyle {
         NickStyle {
-            lowercase: self.flag("nick_lowercase"),
-            underscores: self.flag("nick_underscores"),
-            utf8: self.flag("utf8_nicks"),
+            lowercase: self.cfg.nick_lowercase,
+            underscores: self.cfg.nick_underscores,
+            utf8: self.cfg.utf8_nicks,
         }
     }
 
@@ -257,13 +244,9 @@ impl User {
         let acc = self.account_by_id(account);
         let tag = acc.map(|a| a.rec.tag.as_str()).unwrap_or("");
         let format = acc
-            .and_then(|a| a.rec.settings.get("nick_format").cloned())
-            .or_else(|| self.setting("nick_format").map(str::to_string))
-            .unwrap_or_else(|| "%-@nick".into());
-        let format = match acc
-            .and_then(|a| a.rec.settings.get("nick_source"))
-            .map(String::as_str)
-        {
+            .and_then(|a| a.cfg.nick_format.clone())
+            .unwrap_or_else(|| self.cfg.nick_format.clone());
+        let format = match acc.map(|a| a.cfg.nick_source.as_str()) {
             Some("full_name") if format == "%-@nick" => "%full_name".to_string(),
             Some("first_name") if format == "%-@nick" => "%first_name".to_string(),
             _ => format,
@@ -276,6 +259,36 @@ impl User {
         };
         let nick = format_nick(&format, &src, self.nick_style());
         unique_nick(&nick, |n| self.nick_taken(n))
+    }
+
+    /// A contact's state as the user sees it: away while on a mobile device
+    /// when `mobile_is_away` is on.
+    pub(crate) fn shown_state(&self, c: &ContactEntry) -> PresenceState {
+        if self.cfg.mobile_is_away
+            && c.presence.state == PresenceState::Online
+            && c.presence.show.as_deref() == Some(waggle_core::backend::SHOW_MOBILE)
+        {
+            PresenceState::Away
+        } else {
+            c.presence.state
+        }
+    }
+
+    /// What a 301 says of a contact shown as away (their state word, their
+    /// message in brackets); `None` when they are not away.
+    pub(crate) fn away_text(&self, c: &ContactEntry) -> Option<String> {
+        if self.shown_state(c) != PresenceState::Away {
+            return None;
+        }
+        let what = match c.presence.show.as_deref() {
+            Some(waggle_core::backend::SHOW_MOBILE) => "Mobile".to_string(),
+            Some(show) => show.to_string(),
+            None => "Away".to_string(),
+        };
+        Some(match &c.presence.message {
+            Some(m) => format!("{what} ({m})"),
+            None => what,
+        })
     }
 
     /// Whether a lower-cased nick is used by root, the user or a contact.
@@ -300,6 +313,13 @@ impl User {
             if contact.group.is_some() {
                 existing.group = contact.group;
             }
+            if existing.presence != contact.presence {
+                // As BitlBee: a new state or message is worth a new 301.
+                existing.away_reply_after = None;
+            }
+            if !existing.is_online() && contact.presence.state != PresenceState::Offline {
+                existing.online_since = Some(super::state::unix_now());
+            }
             existing.presence = contact.presence;
             existing.persistent |= persistent;
             return false;
@@ -315,6 +335,8 @@ impl User {
             contact.group.as_deref(),
         );
         let (user, host) = self.contact_user_host(&protocol, &contact.handle);
+        let online_since =
+            (contact.presence.state != PresenceState::Offline).then(super::state::unix_now);
         self.nicks.insert(
             irc_lower(&nick),
             NickOwner::Contact(account, contact.handle.clone()),
@@ -330,6 +352,8 @@ impl User {
                 presence: contact.presence,
                 persistent,
                 last_channel: None,
+                away_reply_after: None,
+                online_since,
                 user,
                 host,
             },
@@ -344,20 +368,18 @@ impl User {
         }
     }
 
-    /// The away text an account should show: `/away` wins, then the account's
-    /// own `away`, then the global one; while no client is attached,
-    /// `detach_away` stands in for "available".
+    /// The away text an account should show, as BitlBee picks it: the
+    /// account's own `away`, else the user's (`set away` or /away); while no
+    /// client is attached, `detach_away` stands in for "available".
     pub(crate) fn away_for(&self, account: &super::state::Account) -> Option<String> {
-        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        nonempty(self.away.clone())
-            .or_else(|| nonempty(account.rec.settings.get("away").cloned()))
-            .or_else(|| nonempty(self.setting("away").map(str::to_string)))
+        account
+            .cfg
+            .away
+            .clone()
+            .or_else(|| self.cfg.away.clone())
             .or_else(|| {
                 if self.detached {
-                    nonempty(
-                        self.setting(waggle_core::settings::DETACH_AWAY)
-                            .map(str::to_string),
-                    )
+                    self.cfg.detach_away.clone()
                 } else {
                     None
                 }
@@ -370,10 +392,8 @@ impl User {
         let Some(a) = self.account_by_id(id) else {
             return;
         };
-        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
         let away = self.away_for(a);
-        let status = nonempty(a.rec.settings.get("status").cloned())
-            .or_else(|| nonempty(self.setting("status").map(str::to_string)));
+        let status = a.cfg.status.clone().or_else(|| self.cfg.status.clone());
         if !always && away.is_none() && status.is_none() {
             return; // a fresh login is already "available" with no status
         }

@@ -56,10 +56,43 @@ impl Cx<'_> {
         true
     }
 
+    /// A contact action's answer, as BitlBee shows it: a CTCP reply from the
+    /// contact, words with spaces in double quotes.
+    pub(crate) fn action_result(
+        &mut self,
+        account: AccountId,
+        handle: &str,
+        action: &str,
+        args: &[String],
+    ) {
+        let Some(mask) = self
+            .contacts
+            .get(&(account, handle.to_string()))
+            .map(|c| c.mask())
+        else {
+            return;
+        };
+        let mut text = format!("\x01{action}");
+        for a in args {
+            if a.contains(' ') {
+                text.push_str(&format!(" \"{a}\""));
+            } else {
+                text.push(' ');
+                text.push_str(a);
+            }
+        }
+        text.push('\x01');
+        let line = Line::new("NOTICE")
+            .prefix(mask)
+            .param(&self.nick)
+            .param(sanitize::one_line(&text));
+        self.all(line);
+    }
+
     /// `/invite nick` into a control channel filled by a buddy-list group: as in
     /// BitlBee, the contact is added to (moved into) that group.
     pub(crate) fn invite_to_group(&mut self, ch: &Channel, contact: &ContactEntry) {
-        let Some(group) = ch.setting("group").map(str::to_string) else {
+        let Some(group) = ch.cfg.group.clone() else {
             return;
         };
         let cmd = Command::AddContact {
@@ -91,7 +124,7 @@ impl Cx<'_> {
         let Some(mask) = self.contacts.get(&key).map(|c| c.mask()) else {
             return;
         };
-        let prefix = format!("{}{}", self.nick, self.setting("to_char").unwrap_or(": "));
+        let prefix = format!("{}{}", self.nick, self.cfg.to_char);
         let text = sanitize::lines(line)
             .into_iter()
             .map(|l| format!("{prefix}{l}"))

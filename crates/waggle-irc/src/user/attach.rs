@@ -27,12 +27,12 @@ pub(crate) fn welcome_lines(shared: &crate::server::Shared, nick: &str) -> Vec<L
         numeric("001").param(format!("Welcome to the Waggle gateway, {nick}")),
         numeric("002").param(format!("Host {name} is running Waggle {version}.")),
         numeric("003").param("Waggle, an IRC gateway to instant messaging networks"),
-        numeric("004").params([name.as_str(), version, "aisRw", "imnpstv"]),
+        numeric("004").params([name.as_str(), version, "abBiRsw", "Cimnpstv"]),
     ];
     let tokens = [
         "PREFIX=(ohv)@%+".to_string(),
         "CHANTYPES=&#".into(),
-        "CHANMODES=,,,imnpst".into(),
+        "CHANMODES=,,,Cimnpst".into(),
         format!("NICKLEN={}", crate::nick::NICKLEN),
         format!("CHANNELLEN={}", crate::nick::CHANNELLEN),
         format!("NETWORK={}", shared.config.network),
@@ -109,7 +109,7 @@ impl Task {
         if let Some(login) = login {
             if cx.adopt_login(login, true, false).await {
                 cx.logged_in_numerics();
-                if cx.flag("auto_connect") {
+                if cx.cfg.auto_connect {
                     cx.start_auto_accounts();
                 }
             }
@@ -173,10 +173,8 @@ impl Task {
         let mut cx = self.cx(Some(id));
         cx.logged_in_numerics();
         cx.burst_channels(To::Client(id), &new.view);
-        if cx.away.is_some() {
-            let line = cx
-                .numeric("306")
-                .param("You have been marked as being away");
+        if let Some(away) = cx.away() {
+            let line = cx.numeric("306").param(format!("You're now away: {away}"));
             cx.send(line);
         }
         for (rec, was_on) in new.accounts {

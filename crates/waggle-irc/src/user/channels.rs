@@ -4,6 +4,7 @@
 
 use waggle_core::PresenceState;
 
+use super::settings::FillBy;
 use super::state::{Channel, ContactEntry, Member};
 use super::{Cx, User};
 use crate::line::Line;
@@ -11,49 +12,41 @@ use crate::nick::irc_lower;
 use crate::outbox::{Join, NameEntry, Names, Out, To};
 
 impl User {
-    /// The modes `show_users` gives a contact in `ch`, or `None` when it is not shown there.
-    pub(crate) fn contact_modes_in(&self, ch: &Channel, c: &ContactEntry) -> Option<String> {
+    /// Whether a control channel's `fill_by` takes the contact (whatever its state).
+    pub(crate) fn channel_wants(&self, ch: &Channel, c: &ContactEntry) -> bool {
         if ch.is_chat() {
-            return None;
+            return false;
         }
-        let account = self.account_by_id(c.account)?;
-        let fits = match ch.setting("fill_by").unwrap_or("all") {
-            "group" => ch.setting("group").is_some_and(|g| {
+        let Some(account) = self.account_by_id(c.account) else {
+            return false;
+        };
+        match &ch.cfg.fill_by {
+            FillBy::Group(g) => g.as_deref().is_some_and(|g| {
                 c.group
                     .as_deref()
                     .is_some_and(|cg| cg.eq_ignore_ascii_case(g))
             }),
-            "account" => ch.setting("account").is_some_and(|t| {
+            FillBy::Account(t) => t.as_deref().is_some_and(|t| {
                 account.rec.tag.eq_ignore_ascii_case(t) || self.find_account(t) == Some(account.id)
             }),
-            "protocol" => ch
-                .setting("protocol")
+            FillBy::Protocol(p) => p
+                .as_deref()
                 .is_some_and(|p| account.rec.protocol.eq_ignore_ascii_case(p)),
-            _ => true,
-        };
-        if !fits {
+            FillBy::All => true,
+        }
+    }
+
+    /// The modes `show_users` gives a contact in `ch`, or `None` when it is not shown there.
+    pub(crate) fn contact_modes_in(&self, ch: &Channel, c: &ContactEntry) -> Option<String> {
+        if !self.channel_wants(ch, c) {
             return None;
         }
-        let wanted = match c.presence.state {
-            PresenceState::Online => "online",
-            PresenceState::Away => "away",
-            PresenceState::Offline => "offline",
-        };
-        let spec = ch
-            .setting("show_users")
-            .or_else(|| self.setting("show_users"))
-            .unwrap_or("online+,special%,away");
-        for item in spec.split(',') {
-            let item = item.trim();
-            let (name, mode) = match item.chars().last() {
-                Some(m @ ('+' | '%' | '@')) => (&item[..item.len() - 1], Some(m)),
-                _ => (item, None),
-            };
-            if name == wanted {
-                return Some(mode.map(|m| m.to_string()).unwrap_or_default());
-            }
+        let show = ch.cfg.show_users.as_ref().unwrap_or(&self.cfg.show_users);
+        match self.shown_state(c) {
+            PresenceState::Online => show.online.clone(),
+            PresenceState::Away => show.away.clone(),
+            PresenceState::Offline => show.offline.clone(),
         }
-        None
     }
 
     /// BitlBee's guess for a control channel the user creates by joining it: named
@@ -65,8 +58,8 @@ impl User {
             return;
         }
         let mut set = |fill_by: &str, key: &str, value: String| {
-            ch.settings.insert("fill_by".into(), fill_by.into());
-            ch.settings.insert(key.into(), value);
+            ch.set(key, Some(value));
+            ch.set("fill_by", Some(fill_by.into()));
         };
         if let Some(a) = self
             .accounts
@@ -93,11 +86,10 @@ impl User {
     /// Recompute a control channel's members from the contact list.
     pub(crate) fn control_members(&self, ch: &Channel) -> Vec<Member> {
         let mut out = Vec::new();
-        let ops = self.setting("ops").unwrap_or("both");
         out.push(Member {
             nick: self.root_nick(),
             mask: self.root_mask(),
-            modes: if matches!(ops, "both" | "root") {
+            modes: if self.cfg.ops.root() {
                 "@".into()
             } else {
                 String::new()
@@ -119,13 +111,14 @@ impl User {
         out
     }
 
-    fn my_modes_in(&self, ch: &Channel) -> String {
+    pub(crate) fn my_modes_in(&self, ch: &Channel) -> String {
         if ch.is_chat() {
             return ch.my_modes.clone();
         }
-        match self.setting("ops").unwrap_or("both") {
-            "both" | "user" => "@".into(),
-            _ => String::new(),
+        if self.cfg.ops.user() {
+            "@".into()
+        } else {
+            String::new()
         }
     }
 }
@@ -282,10 +275,7 @@ impl Cx<'_> {
         }
         if ch.is_chat() && ch.joined {
             // As in BitlBee, root is in every channel, chats included.
-            let modes = match self.setting("ops").unwrap_or("both") {
-                "both" | "root" => "@",
-                _ => "",
-            };
+            let modes = if self.cfg.ops.root() { "@" } else { "" };
             entries.push(NameEntry {
                 modes: modes.into(),
                 nick: self.root_nick(),
@@ -322,7 +312,7 @@ impl Cx<'_> {
             for (key, old) in &ch.members {
                 if !wanted.contains_key(key) {
                     match quit_reason {
-                        Some(reason) if self.flag("offline_user_quits") => {
+                        Some(reason) if self.cfg.offline_user_quits => {
                             if !quitted.contains(key) {
                                 quitted.push(key.clone());
                                 self.all(Line::new("QUIT").prefix(&old.mask).param(reason));
@@ -391,7 +381,7 @@ impl Cx<'_> {
                         ch.members.remove(&key);
                     }
                     match quit_reason {
-                        Some(reason) if self.flag("offline_user_quits") => {
+                        Some(reason) if self.cfg.offline_user_quits => {
                             if !quitted {
                                 quitted = true;
                                 self.all(Line::new("QUIT").prefix(&old.mask).param(reason));

@@ -25,6 +25,9 @@ pub(crate) struct Control {
     pub end: Option<String>,
 }
 
+/// Messages younger than this are shown without a timestamp prefix.
+const TIMESTAMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `t` without its sub-millisecond part.
 fn truncate_to_millis(t: SystemTime) -> SystemTime {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
@@ -199,7 +202,8 @@ impl Cx<'_> {
                 .map(|t| waggle_core::clock::clamp_remote(t, now))
                 .unwrap_or(now),
         );
-        let delayed = now.duration_since(at).is_ok_and(|d| d.as_secs() >= 1);
+        // As BitlBee: a timestamp only for what is more than a minute old.
+        let delayed = now.duration_since(at).is_ok_and(|d| d >= TIMESTAMP_AGE);
         let msgid = match &m.origin_id {
             Some(id) if m.direction == Direction::Outgoing => id.clone(),
             _ => super::new_msgid(),

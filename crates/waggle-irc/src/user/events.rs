@@ -10,6 +10,7 @@ use waggle_core::{
 
 use super::Cx;
 use super::cx::Shown;
+use super::settings::{HandleUnknown, SelfMessages, StripHtml};
 use super::state::{AccountState, Member, Question};
 use crate::caps::Cap;
 use crate::line::Line;
@@ -59,9 +60,25 @@ impl Cx<'_> {
                 self.root_say(&format!("{tag} - {text}"));
             }
             Event::Disconnected { reconnect_in } => {
-                let reason = self.dropped_reason();
+                let reason = self.account_quit_reason(account);
                 self.contacts_offline(account, &reason);
+                let rejoin: Vec<String> = self
+                    .channels
+                    .iter()
+                    .filter(|c| {
+                        c.cfg.auto_rejoin && c.room.as_ref().is_some_and(|(a, _)| *a == account)
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
                 self.leave_account_rooms(account);
+                if reconnect_in.is_some() {
+                    // auto_rejoin: back in once the account is online again.
+                    for name in rejoin {
+                        if let Some(c) = self.channel_mut(&name) {
+                            c.join_pending = true;
+                        }
+                    }
+                }
                 self.root_say(&format!("{tag} - Signing off.."));
                 if let Some(a) = self.account_mut(account) {
                     match reconnect_in {
@@ -79,7 +96,7 @@ impl Cx<'_> {
                     self.root_say(&format!("{tag} - Reconnecting in {secs} seconds.."));
                 }
             }
-            Event::ContactUpdated(contact) => self.contact_updated(account, contact).await,
+            Event::ContactUpdated(contact) => self.contact_updated(account, contact, online).await,
             Event::ContactRemoved { handle } => self.forget_contact(account, &handle).await,
             Event::MessageReceived {
                 from,
@@ -110,6 +127,17 @@ impl Cx<'_> {
                     "{tag} - New request: {text}\nYou can use the \x02yes\x02/\x02no\x02 commands to accept/reject this request."
                 ));
             }
+            Event::ActionResult {
+                handle,
+                action,
+                args,
+            } => self.action_result(account, &handle, &action, &args),
+            Event::BlockList { blocked, allowed } => {
+                if let Some(a) = self.account_mut(account) {
+                    a.blocked = blocked;
+                    a.allowed = allowed;
+                }
+            }
             Event::Info { handle, lines } => {
                 let nick = self
                     .contacts
@@ -126,6 +154,7 @@ impl Cx<'_> {
             Event::SettingChanged { key, value } => {
                 if let Some(a) = self.account_mut(account) {
                     a.rec.settings.insert(key.clone(), value.clone());
+                    a.settings_changed();
                 }
                 self.save_account(account).await;
                 self.root_say(&format!("{tag} - Setting {key} is now `{value}'"));
@@ -138,7 +167,15 @@ impl Cx<'_> {
             } => self.chat_joined(account, room, topic, occupants),
             Event::RoomLeft { room, reason } => {
                 if let Some(name) = self.chat_channel_for(account, &room) {
+                    let rejoin = reason.is_some()
+                        && self
+                            .channel(&name)
+                            .is_some_and(|c| c.joined && c.cfg.auto_rejoin);
                     self.chat_left(&name, reason.as_deref());
+                    if rejoin {
+                        // Put out (kicked, the room closed): auto_rejoin goes back in.
+                        self.join_channel(&name).await;
+                    }
                 }
             }
             Event::OccupantUpdated { room, occupant } => {
@@ -223,15 +260,9 @@ impl Cx<'_> {
                 self.all(Line::new("TOPIC").prefix(mask).param(&name).param(&topic));
             }
             Event::InvitedToRoom { room, from, reason } => {
-                let text = match reason {
-                    Some(r) => format!("{from} invited you to {room}: {r}"),
-                    None => format!("{from} invited you to {room}"),
-                };
-                self.root_from(&tag, &text);
-                self.root_say(&format!(
-                    "Use \x02chat add {tag} {room}\x02 and /join to accept."
-                ));
+                self.invited(account, &room, &from, reason.as_deref())
             }
+            Event::RoomList { rooms } => self.room_list(account, rooms),
         }
     }
 
@@ -246,20 +277,30 @@ impl Cx<'_> {
         self.root_say(&prefixed.join("\n"));
     }
 
-    /// The QUIT reason for contacts whose connection went away: a netsplit look
-    /// with `simulate_netsplit`, so clients fold the quits.
-    fn dropped_reason(&self) -> String {
-        if self.flag("simulate_netsplit") {
-            format!("{} im.gateway", self.shared.config.name)
-        } else {
-            "Leaving...".into()
+    /// The QUIT reason of an account's contacts when the account goes off: as
+    /// BitlBee, with `simulate_netsplit` two host names (the gateway's, the
+    /// account's domain) so clients fold the quits as a netsplit, else
+    /// `Account off-line`.
+    pub(crate) fn account_quit_reason(&self, account: AccountId) -> String {
+        if !self.cfg.simulate_netsplit {
+            return "Account off-line".into();
+        }
+        let host = &self.shared.config.name;
+        // A host name needs a dot for clients to see it as one.
+        let prefix = if host.contains('.') { "" } else { "waggle." };
+        match self.account_by_id(account) {
+            Some(a) => match a.rec.handle.split_once('@') {
+                Some((_, domain)) => format!("{prefix}{host} {domain}"),
+                None => format!("{prefix}{host} {}.{host}", a.rec.protocol),
+            },
+            None => format!("{prefix}{host} {host}"),
         }
     }
 
     /// A contact changed. Only that contact's place in the channels is worked
     /// out again, and the store is written only when what it keeps (nick, group,
     /// name) changed: a presence update costs neither a rebuild nor a write.
-    async fn contact_updated(&mut self, account: AccountId, contact: Contact) {
+    async fn contact_updated(&mut self, account: AccountId, contact: Contact, online: bool) {
         let handle = contact.handle.clone();
         let key = (account, handle.clone());
         let before = self
@@ -274,7 +315,15 @@ impl Cx<'_> {
                 .contacts
                 .get(&key)
                 .is_some_and(|c| c.presence.state == PresenceState::Offline);
-        let reason = went_offline.then(|| self.dropped_reason());
+        // One contact leaving is BitlBee's plain quit.
+        let reason = went_offline.then(|| "Leaving...".to_string());
+        let came_online = before
+            .as_ref()
+            .is_none_or(|b| b.0.state == PresenceState::Offline)
+            && self.contacts.get(&key).is_some_and(|c| c.is_online());
+        if came_online || went_offline {
+            self.watch_notice(&key, came_online);
+        }
         self.sync_contact(account, &handle, reason.as_deref());
         let old_state = before.as_ref().map(|b| b.0.clone());
         let record_changed = match (&before, self.contacts.get(&key)) {
@@ -294,6 +343,22 @@ impl Cx<'_> {
                 self.push(To::All, Out::Capable(Cap::AwayNotify, line));
             }
         }
+        let renamed = before.as_ref().and_then(|(_, _, old)| {
+            let c = self.contacts.get(&key)?;
+            let new = c.display_name.clone()?;
+            (old.as_ref() != Some(&new)).then(|| (c.nick.clone(), new))
+        });
+        if let Some((nick, name)) = renamed.filter(|_| self.cfg.display_namechanges && online) {
+            let name: String = name
+                .chars()
+                .map(|c| if c.is_whitespace() { ' ' } else { c })
+                .collect();
+            let tag = self
+                .account_by_id(account)
+                .map(|a| a.rec.tag.clone())
+                .unwrap_or_default();
+            self.root_from(&tag, &format!("User `{nick}' changed name to `{name}'"));
+        }
         if is_new || record_changed {
             self.save_contact(account, &handle).await;
         }
@@ -303,12 +368,16 @@ impl Cx<'_> {
         let from = m.from;
         let key = (account, from.to_string());
         if !self.contacts.contains_key(&key) {
-            match self.setting("handle_unknown").unwrap_or("add_channel") {
-                "ignore" => {
+            let mode = self
+                .account_by_id(account)
+                .and_then(|a| a.cfg.handle_unknown)
+                .unwrap_or(self.cfg.handle_unknown);
+            match mode {
+                HandleUnknown::Ignore => {
                     self.skip_archived(account, m.ids.archive.as_deref()).await;
                     return;
                 }
-                "root" => {
+                HandleUnknown::Root => {
                     let tag = self
                         .account_by_id(account)
                         .map(|a| a.rec.tag.clone())
@@ -322,28 +391,39 @@ impl Cx<'_> {
                     self.skip_archived(account, m.ids.archive.as_deref()).await;
                     return;
                 }
-                mode => {
-                    let persistent = mode == "add";
+                add => {
+                    // As in BitlBee, a stranger is a temporary contact (never
+                    // saved nor added to the buddy list), shown in a query or
+                    // the control channel.
                     self.upsert_contact(
                         account,
                         Contact {
                             handle: from.to_string(),
                             ..Contact::default()
                         },
-                        persistent,
+                        false,
                     );
-                    if persistent {
-                        self.save_contact(account, from).await;
+                    let in_channel = match add {
+                        HandleUnknown::AddChannel => true,
+                        HandleUnknown::AddPrivate => false,
+                        _ => !self.cfg.private,
+                    };
+                    if let Some(c) = self.contacts.get_mut(&key) {
+                        c.last_channel = in_channel.then(|| super::CONTROL_CHANNEL.to_string());
                     }
                 }
             }
         }
-        let body = if self.flag("strip_html") {
-            strip_html(m.body)
-        } else {
-            m.body.to_string()
+        let html = self
+            .account_by_id(account)
+            .and_then(|a| self.shared.protocols.get(&a.rec.protocol))
+            .is_some_and(|b| b.sends_html());
+        let body = match self.cfg.strip_html {
+            StripHtml::Always => strip_html(m.body),
+            StripHtml::Html if html => strip_html(m.body),
+            _ => m.body.to_string(),
         };
-        let body = if self.flag("strip_newlines") {
+        let body = if self.cfg.strip_newlines {
             sanitize::lines(&body).join(" ")
         } else {
             body
@@ -360,20 +440,27 @@ impl Cx<'_> {
         let m = Received { sent_at, ..m };
         let (archive_id, origin_id) = (m.ids.archive, m.ids.origin);
         if m.from_self {
-            match self.setting("self_messages").unwrap_or("true") {
-                "false" => {
+            match self.cfg.self_messages {
+                SelfMessages::Hidden => {
                     self.skip_archived(account, archive_id.as_deref()).await;
                 }
-                "prefix" | "prefix_notice" => {
+                style @ (SelfMessages::Prefix | SelfMessages::PrefixNotice) => {
                     let text = format!("-> {body}");
                     let me = self.nick.clone();
+                    // As BitlBee: from the contact, PRIVMSG (NOTICE for
+                    // prefix_notice), an action staying an action.
+                    let kind = match (style, m.kind) {
+                        (_, MessageKind::Action) => MessageKind::Action,
+                        (SelfMessages::PrefixNotice, _) => MessageKind::Notice,
+                        _ => MessageKind::Normal,
+                    };
                     self.show(
                         To::All,
                         Shown {
                             mask: &mask,
                             target: &me,
                             body: &text,
-                            kind: MessageKind::Notice,
+                            kind,
                             sent_at: m.sent_at,
                             conversation: Some(contact_conversation),
                             direction: Direction::Outgoing,
@@ -402,20 +489,21 @@ impl Cx<'_> {
             }
             return;
         }
+        // As BitlBee: the channel the user last talked to them in while the
+        // user is in it, else any channel they are in when `private` is off,
+        // else a query.
         let target = match &c.last_channel {
-            Some(ch)
-                if self
-                    .channel(ch)
-                    .is_some_and(|x| x.joined && x.members.contains_key(&irc_lower(&c.nick))) =>
-            {
-                Some(ch.clone())
-            }
-            _ if !self.flag("private") => Some(super::CONTROL_CHANNEL.to_string()),
+            Some(ch) if self.channel(ch).is_some_and(|x| x.joined) => Some(ch.clone()),
+            _ if !self.cfg.private => self
+                .channels
+                .iter()
+                .find(|x| x.joined && x.members.contains_key(&irc_lower(&c.nick)))
+                .map(|x| x.name.clone()),
             _ => None,
         };
         match target {
             Some(ch) => {
-                let prefix = format!("{}{}", self.nick, self.setting("to_char").unwrap_or(": "));
+                let prefix = format!("{}{}", self.nick, self.cfg.to_char);
                 let text = if m.kind == MessageKind::Action {
                     body.clone()
                 } else {
@@ -460,6 +548,29 @@ impl Cx<'_> {
         }
     }
 
+    /// WATCH's 600/601 for a contact on the list that came online or went off.
+    fn watch_notice(&mut self, key: &(AccountId, String), online: bool) {
+        let Some(c) = self.contacts.get(key) else {
+            return;
+        };
+        if !self.watches.contains(&irc_lower(&c.nick)) {
+            return;
+        }
+        let (code, text) = if online {
+            ("600", "logged online")
+        } else {
+            ("601", "logged offline")
+        };
+        let line = self
+            .numeric(code)
+            .param(&c.nick)
+            .param(&c.user)
+            .param(&c.host)
+            .param(super::state::unix_now().to_string())
+            .param(text);
+        self.all(line);
+    }
+
     /// A message dropped on purpose still moves its archive's catch-up cursor.
     async fn skip_archived(&mut self, account: AccountId, archive_id: Option<&str>) {
         let Some(id) = archive_id else { return };
@@ -476,7 +587,7 @@ impl Cx<'_> {
     }
 
     fn typing_changed(&mut self, account: AccountId, from: &str, state: waggle_core::TypingState) {
-        if !self.flag("typing_notice") {
+        if !self.cfg.typing_notice {
             return;
         }
         let Some(c) = self.contacts.get(&(account, from.to_string())) else {
@@ -651,28 +762,6 @@ pub(crate) fn role_modes(role: Role) -> String {
     }
 }
 
-/// The offset for the `timezone` setting: `local`, `gmt`/`utc`, or `+HH:MM`/`-HH:MM`.
-pub(crate) fn parse_timezone(tz: &str) -> time::UtcOffset {
-    match tz.to_ascii_lowercase().as_str() {
-        "local" => time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC),
-        "gmt" | "utc" => time::UtcOffset::UTC,
-        other => {
-            let (sign, rest) = match other.as_bytes().first() {
-                Some(b'-') => (-1i8, &other[1..]),
-                Some(b'+') => (1, &other[1..]),
-                _ => (1, other),
-            };
-            let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-            match (h.parse::<i8>(), m.parse::<i8>()) {
-                (Ok(h), Ok(m)) => {
-                    time::UtcOffset::from_hms(sign * h, sign * m, 0).unwrap_or(time::UtcOffset::UTC)
-                }
-                _ => time::UtcOffset::UTC,
-            }
-        }
-    }
-}
-
 /// Remove HTML tags and decode the common entities.
 pub(crate) fn strip_html(text: &str) -> String {
     if !text.contains('<') && !text.contains('&') {
@@ -720,13 +809,5 @@ mod tests {
         assert_eq!(strip_html("<b>hi</b> &amp; <i>bye</i>"), "hi & bye");
         assert_eq!(strip_html("a<br/>b"), "a\nb");
         assert_eq!(strip_html("1 < 2"), "1 < 2");
-    }
-
-    #[test]
-    fn timezones() {
-        assert_eq!(parse_timezone("gmt"), time::UtcOffset::UTC);
-        assert_eq!(parse_timezone("+01:30").whole_minutes(), 90);
-        assert_eq!(parse_timezone("-5").whole_hours(), -5);
-        assert_eq!(parse_timezone("garbage"), time::UtcOffset::UTC);
     }
 }

@@ -111,8 +111,8 @@ impl User {
                     room: room.0.clone(),
                 },
                 None => match (
-                    ch.setting("account").and_then(|t| self.find_account(t)),
-                    ch.setting("room"),
+                    ch.cfg.account.as_deref().and_then(|t| self.find_account(t)),
+                    ch.cfg.room.as_deref(),
                 ) {
                     (Some(account), Some(room)) if ch.is_chat() => Conversation::Room {
                         account: self.conversation_account(account),
@@ -538,9 +538,9 @@ impl Task {
         }
         let mut sent = 0u32;
         let server = self.user.shared.config.name.clone();
-        let offset =
-            super::events::parse_timezone(self.user.setting("timezone").unwrap_or("local"));
-        let timestamps = self.user.flag("display_timestamps");
+        let tz = self.user.cfg.timezone;
+        let timestamps = self.user.cfg.display_timestamps;
+        let addressed = format!("{}{}", self.user.nick, self.user.cfg.to_char);
         'pages: while from < last && sent < REPLAY_LIMIT {
             let page = match h.log.since(h.user, &h.key, from, REPLAY_PAGE).await {
                 Ok(p) if !p.is_empty() => p,
@@ -563,7 +563,8 @@ impl Task {
                 let render = crate::client::Render {
                     server: &server,
                     timestamps,
-                    offset,
+                    tz,
+                    addressed: &addressed,
                 };
                 let batching = client.has(Cap::Batch);
                 if batching && run.as_ref().is_none_or(|(t, _)| *t != d.target) {

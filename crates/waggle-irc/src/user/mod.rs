@@ -23,6 +23,7 @@ mod irc;
 pub(crate) mod monitor;
 pub(crate) mod paste;
 mod persist;
+pub(crate) mod settings;
 pub(crate) mod state;
 mod task;
 
@@ -33,7 +34,7 @@ use irc_proto::Message;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use waggle_core::settings::{self, SettingDef};
+use waggle_core::settings::SettingDef;
 use waggle_core::{AccountId, BackendEvent};
 
 use crate::conn::ClientTx;
@@ -103,14 +104,19 @@ pub(crate) struct User {
     pub realname: String,
     /// The host part of the user's hostmask, fixed when the task starts.
     pub host: String,
-    /// The away text set with /away or `set away`.
-    pub away: Option<String>,
     /// No client is attached.
     pub detached: bool,
     /// User mode +B.
     pub bot: bool,
+    /// User mode +b: root's listings in BitlBee's tab-separated form, with headers.
+    pub tabular: bool,
+    /// Nicks on the WATCH list (lower-case).
+    pub watches: std::collections::BTreeSet<String>,
     pub login: Option<Login>,
+    /// The user's settings as stored (what `set` lists and saves).
     pub settings: BTreeMap<String, String>,
+    /// The same, typed: what the code reads (see [`User::settings_changed`]).
+    pub cfg: settings::UserSettings,
     pub accounts: Vec<Account>,
     pub next_account: u64,
     pub contacts: BTreeMap<(AccountId, String), ContactEntry>,
@@ -143,26 +149,30 @@ impl User {
     }
 
     pub(crate) fn root_nick(&self) -> String {
-        self.setting("root_nick").unwrap_or("root").to_string()
+        self.cfg.root_nick.clone()
     }
 
     pub(crate) fn root_mask(&self) -> String {
         format!("{0}!{0}@{1}", self.root_nick(), self.shared.config.name)
     }
 
-    /// A global setting's effective value.
-    pub(crate) fn setting(&self, name: &str) -> Option<&str> {
-        self.settings
-            .get(name)
-            .map(String::as_str)
-            .or_else(|| settings::find(settings::GLOBAL, &[], name).and_then(|d| d.default))
+    /// Rebuild the typed settings after [`User::settings`] changed.
+    pub(crate) fn settings_changed(&mut self) {
+        self.cfg = settings::UserSettings::from_map(&self.settings);
     }
 
-    /// A global boolean setting.
-    pub(crate) fn flag(&self, name: &str) -> bool {
-        self.setting(name)
-            .and_then(settings::parse_bool)
-            .unwrap_or(false)
+    /// Change one global setting in memory (`None`: back to its default).
+    pub(crate) fn put_setting(&mut self, name: &str, value: Option<String>) {
+        match value {
+            Some(v) => self.settings.insert(name.to_string(), v),
+            None => self.settings.remove(name),
+        };
+        self.settings_changed();
+    }
+
+    /// The away text set with /away or `set away`.
+    pub(crate) fn away(&self) -> Option<&str> {
+        self.cfg.away.as_deref()
     }
 
     pub(crate) fn channel(&self, name: &str) -> Option<&Channel> {
@@ -187,25 +197,66 @@ impl User {
         self.accounts.iter_mut().find(|a| a.id == id)
     }
 
-    /// An account by number in `account list`, tag, or protocol name (first match).
+    /// An account as BitlBee finds one: by tag, by `protocol(handle)`, by its
+    /// number in `account list`, else by protocol name or a part of its handle,
+    /// when just one account matches.
     pub(crate) fn find_account(&self, key: &str) -> Option<AccountId> {
-        if let Ok(n) = key.parse::<usize>() {
-            return self.accounts.get(n).map(|a| a.id);
-        }
-        self.accounts
+        if let Some(a) = self
+            .accounts
             .iter()
             .find(|a| a.rec.tag.eq_ignore_ascii_case(key))
-            .or_else(|| {
-                self.accounts
-                    .iter()
-                    .find(|a| a.rec.protocol.eq_ignore_ascii_case(key))
+        {
+            return Some(a.id);
+        }
+        if let Some((proto, rest)) = key.split_once('(')
+            && let Some(handle) = rest.strip_suffix(')')
+            && let Some(a) = self.accounts.iter().rev().find(|a| {
+                a.rec.protocol.eq_ignore_ascii_case(proto)
+                    && a.rec.handle.eq_ignore_ascii_case(handle)
             })
-            .or_else(|| {
-                self.accounts
-                    .iter()
-                    .find(|a| a.rec.handle.eq_ignore_ascii_case(key))
-            })
-            .map(|a| a.id)
+        {
+            return Some(a.id);
+        }
+        let digits: String = key.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<usize>()
+            && n < 1000
+        {
+            return self.accounts.get(n).map(|a| a.id);
+        }
+        let mut found = None;
+        for a in &self.accounts {
+            if a.rec.protocol.eq_ignore_ascii_case(key) || a.rec.handle.contains(key) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(a.id);
+            }
+        }
+        found
+    }
+
+    /// A channel as BitlBee finds one: by number in `channel list`, by name,
+    /// else by a part of its name that just one channel has.
+    pub(crate) fn find_channel(&self, key: &str) -> Option<String> {
+        let digits: String = key.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<usize>()
+            && n < 1000
+        {
+            return self.channels.get(n).map(|c| c.name.clone());
+        }
+        if let Some(c) = self.channel(key) {
+            return Some(c.name.clone());
+        }
+        let mut found = None;
+        for c in &self.channels {
+            if c.name.contains(key) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(c.name.clone());
+            }
+        }
+        found
     }
 
     /// Extra account settings of a protocol.

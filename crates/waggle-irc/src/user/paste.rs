@@ -2,8 +2,6 @@
 //! quick succession to the same contact are joined into one multi-line message.
 //! The buffer is the client's own (it is about one keyboard).
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 use waggle_core::{AccountId, Command, Conversation, Direction, MessageKind};
 
@@ -35,17 +33,12 @@ impl Cx<'_> {
         kind: MessageKind,
         shown_in: Option<String>,
     ) {
-        if !self.flag("paste_buffer") || kind != MessageKind::Normal || self.client.is_none() {
+        if !self.cfg.paste_buffer || kind != MessageKind::Normal || self.client.is_none() {
             self.flush_paste();
             self.send_now(account, handle, &nick, body, kind, shown_in.is_some());
             return;
         }
-        let delay = self
-            .setting("paste_buffer_delay")
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(200)
-            .min(10_000);
-        let deadline = Instant::now() + Duration::from_millis(delay);
+        let deadline = Instant::now() + self.cfg.paste_buffer_delay;
         if let Some(p) = self.client.as_mut().and_then(|c| c.paste.as_mut())
             && p.account == account
             && p.handle == handle

@@ -6,7 +6,7 @@ use tracing::warn;
 use waggle_core::{AccountId, AccountRecord, ChannelRecord, ContactRecord, StoreError};
 
 use super::Cx;
-use super::state::{Account, AccountState, Channel, ContactEntry, NickOwner};
+use super::state::{Account, Channel, ContactEntry, NickOwner};
 use crate::line::Line;
 use crate::nick::irc_lower;
 use crate::registration::Login;
@@ -100,10 +100,12 @@ impl Cx<'_> {
 
     pub(crate) async fn save_channel(&mut self, name: &str) {
         let Some(login) = &self.login else { return };
-        let Some(ch) = self.channel(name) else { return };
+        let Some(ch) = self.channel(name).filter(|c| !c.temporary) else {
+            return;
+        };
         let rec = ChannelRecord {
             name: ch.name.clone(),
-            settings: ch.settings.clone(),
+            settings: ch.settings().clone(),
         };
         if let Err(e) = self.shared.store.save_channel(login.id, &rec).await {
             self.report("the channel", e);
@@ -134,7 +136,7 @@ impl Cx<'_> {
         let chans: Vec<String> = self
             .channels
             .iter()
-            .filter(|c| !c.settings.is_empty())
+            .filter(|c| !c.settings().is_empty())
             .map(|c| c.name.clone())
             .collect();
         for c in chans {
@@ -188,19 +190,11 @@ impl Cx<'_> {
             );
             self.nicks.insert("root".into(), NickOwner::Root);
             self.settings = data.settings;
+            self.settings_changed();
             for rec in data.accounts {
                 let id = AccountId(self.next_account);
                 self.next_account += 1;
-                self.accounts.push(Account {
-                    id,
-                    rec,
-                    state: AccountState::Off,
-                    commands: None,
-                    cancel: None,
-                    ack: None,
-                    cursors: Default::default(),
-                    cursor_times: Default::default(),
-                });
+                self.accounts.push(Account::new(id, rec));
             }
             // Where each account's archive catch-up starts.
             let log = self.shared.log.clone();
@@ -236,6 +230,8 @@ impl Cx<'_> {
                     presence: Default::default(),
                     persistent: true,
                     last_channel: None,
+                    away_reply_after: None,
+                    online_since: None,
                     user,
                     host,
                 };
@@ -254,10 +250,10 @@ impl Cx<'_> {
             }
             for rec in data.channels {
                 match self.channel_mut(&rec.name) {
-                    Some(ch) => ch.settings = rec.settings,
+                    Some(ch) => ch.set_all(rec.settings),
                     None => {
                         let mut ch = Channel::new(&rec.name);
-                        ch.settings = rec.settings;
+                        ch.set_all(rec.settings);
                         self.channels.push(ch);
                     }
                 }
@@ -281,12 +277,7 @@ impl Cx<'_> {
             let auto: Vec<String> = self
                 .channels
                 .iter()
-                .filter(|c| {
-                    !c.joined
-                        && c.setting("auto_join")
-                            .and_then(waggle_core::settings::parse_bool)
-                            .unwrap_or(false)
-                })
+                .filter(|c| !c.joined && c.cfg.auto_join)
                 .map(|c| c.name.clone())
                 .collect();
             for name in auto {
@@ -334,16 +325,7 @@ impl Cx<'_> {
                         settings: Default::default(),
                         position: self.accounts.len() as u32,
                     };
-                    self.accounts.push(Account {
-                        id,
-                        rec,
-                        state: AccountState::Off,
-                        commands: None,
-                        cancel: None,
-                        ack: None,
-                        cursors: Default::default(),
-                        cursor_times: Default::default(),
-                    });
+                    self.accounts.push(Account::new(id, rec));
                     added.push(id);
                     id
                 }
@@ -361,16 +343,7 @@ impl Cx<'_> {
         rec.row = None;
         rec.tag = self.unique_tag(&rec.tag);
         rec.position = self.accounts.len() as u32;
-        self.accounts.push(Account {
-            id,
-            rec,
-            state: AccountState::Off,
-            commands: None,
-            cancel: None,
-            ack: None,
-            cursors: Default::default(),
-            cursor_times: Default::default(),
-        });
+        self.accounts.push(Account::new(id, rec));
         self.save_account(id).await;
         if was_on {
             self.start_account(id);

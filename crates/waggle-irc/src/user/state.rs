@@ -6,6 +6,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use waggle_core::{AccountId, AccountRecord, Command, Presence, PresenceState, QuestionId, RoomId};
 
+use super::settings::{AccountSettings, ChannelSettings, ChannelType};
+
 /// Where an account is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AccountState {
@@ -19,11 +21,18 @@ pub(crate) enum AccountState {
 pub(crate) struct Account {
     pub id: AccountId,
     pub rec: AccountRecord,
+    /// The common settings of `rec.settings`, typed (see [`Account::settings_changed`]).
+    pub cfg: AccountSettings,
     pub state: AccountState,
     pub commands: Option<mpsc::Sender<Command>>,
     pub cancel: Option<CancellationToken>,
     /// Where handled events of the running account are acknowledged.
     pub ack: Option<waggle_core::EventAck>,
+    /// The handles on its block and allow lists, as the backend last reported.
+    pub blocked: Vec<String>,
+    pub allowed: Vec<String>,
+    /// The rooms its last `chat list` found (for `chat add <account> !N`).
+    pub room_list: Vec<waggle_core::RoomInfo>,
     /// Where each archive's catch-up starts: the last archive id logged, by
     /// scope (kept in step with the message log, given to the account at start).
     pub cursors: BTreeMap<String, String>,
@@ -33,6 +42,29 @@ pub(crate) struct Account {
 }
 
 impl Account {
+    /// An account that is off.
+    pub fn new(id: AccountId, rec: AccountRecord) -> Account {
+        Account {
+            id,
+            cfg: AccountSettings::from_map(&rec.settings),
+            rec,
+            state: AccountState::Off,
+            commands: None,
+            cancel: None,
+            ack: None,
+            blocked: Vec::new(),
+            allowed: Vec::new(),
+            room_list: Vec::new(),
+            cursors: Default::default(),
+            cursor_times: Default::default(),
+        }
+    }
+
+    /// Rebuild the typed settings after `rec.settings` changed.
+    pub fn settings_changed(&mut self) {
+        self.cfg = AccountSettings::from_map(&self.rec.settings);
+    }
+
     /// Whether a reconnect loop or a live connection exists.
     pub fn is_active(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| !c.is_cancelled())
@@ -59,6 +91,10 @@ pub(crate) struct ContactEntry {
     pub persistent: bool,
     /// The channel the user last talked to this contact in; replies go there.
     pub last_channel: Option<String>,
+    /// While away: no 301 for messages to them before this (`away_reply_timeout`).
+    pub away_reply_after: Option<std::time::Instant>,
+    /// When they were last seen coming online (Unix seconds, for WHOIS 317).
+    pub online_since: Option<u64>,
     pub user: String,
     pub host: String,
 }
@@ -89,7 +125,10 @@ pub(crate) struct Member {
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
     pub name: String,
-    pub settings: BTreeMap<String, String>,
+    /// The settings as stored (change them through [`Channel::set`]).
+    settings: BTreeMap<String, String>,
+    /// The same, typed.
+    pub cfg: ChannelSettings,
     pub joined: bool,
     pub topic: Option<String>,
     pub topic_by: Option<String>,
@@ -105,6 +144,9 @@ pub(crate) struct Channel {
     pub flags: String,
     /// A /join that waits for the chat's account to come online.
     pub join_pending: bool,
+    /// Made for an invitation: not saved, and gone once parted (BitlBee's
+    /// temporary channels).
+    pub temporary: bool,
     /// When its topic was last set (Unix seconds, for 333).
     pub topic_at: u64,
 }
@@ -114,6 +156,7 @@ impl Channel {
         Channel {
             name: name.to_string(),
             settings: BTreeMap::new(),
+            cfg: ChannelSettings::from_map(&BTreeMap::new()),
             joined: false,
             topic: None,
             topic_by: None,
@@ -123,6 +166,7 @@ impl Channel {
             created: unix_now(),
             flags: "t".into(),
             join_pending: false,
+            temporary: false,
             topic_at: unix_now(),
         }
     }
@@ -134,12 +178,28 @@ impl Channel {
         self.topic_at = unix_now();
     }
 
-    pub fn setting(&self, key: &str) -> Option<&str> {
-        self.settings.get(key).map(String::as_str)
+    /// The settings as stored.
+    pub fn settings(&self) -> &BTreeMap<String, String> {
+        &self.settings
+    }
+
+    /// Change one setting (`None`: back to its default).
+    pub fn set(&mut self, key: &str, value: Option<String>) {
+        match value {
+            Some(v) => self.settings.insert(key.to_string(), v),
+            None => self.settings.remove(key),
+        };
+        self.cfg = ChannelSettings::from_map(&self.settings);
+    }
+
+    /// Replace every setting (a channel loaded from the store).
+    pub fn set_all(&mut self, settings: BTreeMap<String, String>) {
+        self.settings = settings;
+        self.cfg = ChannelSettings::from_map(&self.settings);
     }
 
     pub fn is_chat(&self) -> bool {
-        self.setting("type") == Some("chat")
+        self.cfg.kind == ChannelType::Chat
     }
 }
 

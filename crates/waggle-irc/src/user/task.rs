@@ -67,9 +67,11 @@ pub(crate) fn spawn(shared: Arc<Shared>, start: Start) -> mpsc::Sender<UserInput
         user: String::new(),
         realname: String::new(),
         host: String::new(),
-        away: None,
+        cfg: Default::default(),
         detached: false,
         bot: false,
+        tabular: false,
+        watches: Default::default(),
         login: None,
         settings: Default::default(),
         accounts: Vec::new(),
@@ -297,9 +299,9 @@ impl Task {
         if items.is_empty() {
             return;
         }
-        let offset =
-            super::events::parse_timezone(self.user.setting("timezone").unwrap_or("local"));
-        let timestamps = self.user.flag("display_timestamps");
+        let tz = self.user.cfg.timezone;
+        let timestamps = self.user.cfg.display_timestamps;
+        let addressed = format!("{}{}", self.user.nick, self.user.cfg.to_char);
         let server = self.user.shared.config.name.clone();
         for (to, out) in items {
             let out = match out {
@@ -351,7 +353,8 @@ impl Task {
             let render = Render {
                 server: &server,
                 timestamps,
-                offset,
+                tz,
+                addressed: &addressed,
             };
             self.fan_out(origin, to, &out, &render);
         }
@@ -519,7 +522,8 @@ impl Task {
             let render = Render {
                 server: &server,
                 timestamps: false,
-                offset: time::UtcOffset::UTC,
+                tz: super::settings::Timezone::Local,
+                addressed: "",
             };
             for (to, out) in items {
                 self.fan_out(origin, to, &out, &render);

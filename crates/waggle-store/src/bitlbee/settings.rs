@@ -24,7 +24,9 @@ fn known_reason(scope: Scope, name: &str) -> Option<&'static str> {
         (Scope::Global, "password") => {
             "the login password is taken from the file's password hash, at your first identify"
         }
-        (Scope::Global, "show_offline") => "obsolete in BitlBee; show_users says the same",
+        (Scope::Global, "show_offline" | "away_devoice") => {
+            "obsolete in BitlBee; show_users says the same"
+        }
         (Scope::Global, n) if n.starts_with("otr_") => "Waggle does not offer OTR",
         (Scope::Account, "password") => {
             "the account's password is taken from its password attribute"
@@ -32,6 +34,10 @@ fn known_reason(scope: Scope, name: &str) -> Option<&'static str> {
         (Scope::Account, "username") => "the account's login is taken from its handle attribute",
         (Scope::Account, "tag") => "the account's tag is taken from its tag attribute",
         (Scope::Account, "oauth") => "Waggle has no OAuth logins",
+        (
+            Scope::Account,
+            "mail_notifications" | "mail_notifications_handle" | "mail_notifications_limit",
+        ) => "Google Talk's mail notifications, which no XMPP server sends any more",
         _ => return None,
     };
     Some(reason)
@@ -63,6 +69,12 @@ pub(crate) fn map(
             scope_word(scope)
         ));
     };
+    if scope == Scope::Account && def.name == "sasl" && parse_bool(value) == Some(false) {
+        return Verdict::Skip(
+            "BitlBee's old non-SASL login, which Waggle does not offer (it always uses SASL)"
+                .into(),
+        );
+    }
     if def.kind == SettingKind::Action {
         return Verdict::Skip("an action on the online account, not a stored value".into());
     }

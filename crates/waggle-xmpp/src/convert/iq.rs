@@ -151,28 +151,21 @@ pub fn vcard_lines(vcard: &VCard) -> Vec<String> {
     lines
 }
 
-/// `chat list` lines for a disco#items answer.
-pub fn room_list_lines(service: &str, items: &DiscoItemsResult) -> Vec<String> {
-    if items.items.is_empty() {
-        return vec![format!("No chatrooms found on {service}")];
-    }
-    let mut lines = vec![format!(
-        "{} chatroom{} on {service}:",
-        items.items.len(),
-        if items.items.len() == 1 { "" } else { "s" }
-    )];
-    for item in &items.items {
-        match item
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            Some(name) => lines.push(format!("  {} ({name})", item.jid)),
-            None => lines.push(format!("  {}", item.jid)),
-        }
-    }
-    lines
+/// The rooms of a disco#items answer, for `chat list`.
+pub fn room_list(items: &DiscoItemsResult) -> Vec<waggle_core::RoomInfo> {
+    items
+        .items
+        .iter()
+        .map(|item| waggle_core::RoomInfo {
+            id: item.jid.to_string(),
+            name: item
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        })
+        .collect()
 }
 
 /// Whether a disco#info answer describes a text group chat service.
@@ -272,13 +265,10 @@ mod tests {
             .parse()
             .expect("xml");
         let items = DiscoItemsResult::try_from(el).expect("items");
-        assert_eq!(
-            room_list_lines("conf.example", &items),
-            vec![
-                "2 chatrooms on conf.example:",
-                "  a@conf.example (Room A)",
-                "  b@conf.example"
-            ]
-        );
+        let rooms = room_list(&items);
+        assert_eq!(rooms.len(), 2);
+        assert_eq!(rooms[0].id, "a@conf.example");
+        assert_eq!(rooms[0].name.as_deref(), Some("Room A"));
+        assert_eq!(rooms[1].name, None);
     }
 }

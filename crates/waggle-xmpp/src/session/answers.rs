@@ -17,6 +17,15 @@ use crate::convert::{condition_name, error_text};
 use crate::error::XmppError;
 
 impl Session<'_> {
+    /// Our block list, for `block <account>` (XMPP has no allow list).
+    async fn report_block_list(&self) {
+        self.emit(Event::BlockList {
+            blocked: self.blocked.iter().cloned().collect(),
+            allowed: Vec::new(),
+        })
+        .await;
+    }
+
     /// An IQ: a query to answer, or the answer to one of ours.
     pub(super) async fn iq_in(&mut self, iq: Iq) -> Result<(), XmppError> {
         match iq {
@@ -53,11 +62,11 @@ impl Session<'_> {
             Iq::empty_result(self.bare().into(), id)
         } else if !set && payload.is("query", ns::DISCO_INFO) {
             let query = DiscoInfoQuery::try_from(payload).ok();
-            let mut info = iqc::disco_info(&self.cfg.user_agent);
+            let mut info = iqc::disco_info(&self.live.user_agent);
             info.node = query.and_then(|q| q.node);
             Iq::from_result(id, Some(info))
         } else if !set && payload.is("query", ns::VERSION) {
-            Iq::from_result(id, Some(iqc::version(&self.cfg.user_agent)))
+            Iq::from_result(id, Some(iqc::version(&self.live.user_agent)))
         } else {
             let err = StanzaError::new(
                 ErrorType::Cancel,
@@ -149,6 +158,58 @@ impl Session<'_> {
                 }
                 self.emit(Event::Info { handle, lines }).await;
             }
+            (Pending::Version(handle, resource), Ok(Some(p))) => {
+                if let Ok(v) = xmpp_parsers::version::VersionResult::try_from(p) {
+                    // BitlBee's words: the resource, then each field that has text.
+                    let mut text = format!("Resource {resource}");
+                    let fields = [
+                        ("name", Some(v.name)),
+                        ("version", Some(v.version)),
+                        ("os", v.os),
+                    ];
+                    let mut first = true;
+                    for (k, val) in fields {
+                        let Some(val) = val.filter(|x| !x.trim().is_empty()) else {
+                            continue;
+                        };
+                        text.push_str(if first { " " } else { ", " });
+                        text.push_str(&format!("{k}: {val}"));
+                        first = false;
+                    }
+                    self.emit(Event::ActionResult {
+                        handle,
+                        action: "VERSION".into(),
+                        args: vec![text],
+                    })
+                    .await;
+                }
+            }
+            (Pending::Version(handle, resource), Err(e)) => {
+                self.error(format!(
+                    "{handle}/{resource} did not say its version: {}",
+                    error_text(&e)
+                ))
+                .await
+            }
+            (Pending::BlockList, Ok(Some(p))) => {
+                if let Ok(list) = xmpp_parsers::blocking::BlocklistResult::try_from(p) {
+                    self.blocked = list.items.iter().map(|j| j.to_string()).collect();
+                    self.report_block_list().await;
+                }
+            }
+            (Pending::BlockList, Err(e)) => {
+                tracing::debug!(error = %error_text(&e), "no block list");
+            }
+            (Pending::Block(handle, block), Ok(_)) => {
+                if let Ok(jid) = xmpp_parsers::jid::Jid::new(&handle) {
+                    if block {
+                        self.blocked.insert(jid.to_string());
+                    } else {
+                        self.blocked.remove(&jid.to_string());
+                    }
+                    self.report_block_list().await;
+                }
+            }
             (Pending::Block(handle, block), Err(e)) => {
                 let what = if block { "block" } else { "unblock" };
                 self.error(format!("Could not {what} {handle}: {}", error_text(&e)))
@@ -175,17 +236,12 @@ impl Session<'_> {
                     self.muc_service = Some(jid);
                 }
             }
-            (Pending::RoomList(service), Ok(payload)) => {
-                let items = payload
+            (Pending::RoomList(_), Ok(payload)) => {
+                let rooms = payload
                     .and_then(|p| DiscoItemsResult::try_from(p).ok())
-                    .unwrap_or(DiscoItemsResult {
-                        node: None,
-                        items: vec![],
-                        rsm: None,
-                    });
-                for text in iqc::room_list_lines(&service, &items) {
-                    self.emit(Event::Notice { text }).await;
-                }
+                    .map(|items| iqc::room_list(&items))
+                    .unwrap_or_default();
+                self.emit(Event::RoomList { rooms }).await;
             }
             (Pending::RoomList(service), Err(e)) => {
                 self.error(format!(

@@ -6,12 +6,15 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
 use xmpp_parsers::vcard::VCardQuery;
 
+use super::console::CONSOLE;
+use super::live::Applied;
 use super::{Pending, Question, Session, random_id};
 use crate::convert::iq as iqc;
 use crate::convert::message as msg;
 use crate::convert::muc::AdminQuery;
 use crate::convert::presence as pres;
 use crate::error::XmppError;
+use xmpp_parsers::version::VersionQuery;
 
 impl Session<'_> {
     /// Carry out one command. Only a dead connection is an error; a command that
@@ -19,7 +22,10 @@ impl Session<'_> {
     pub(super) async fn command(&mut self, cmd: Command) -> Result<(), XmppError> {
         match cmd {
             Command::SendMessage { to, body, kind, id } => {
-                let Some(to) = self.jid(&to).await else {
+                if to.eq_ignore_ascii_case(CONSOLE) {
+                    return self.console_write(&body).await;
+                }
+                let Some(to) = self.recipient(&to).await else {
                     return Ok(());
                 };
                 let kind = if kind == MessageKind::Notice {
@@ -43,19 +49,22 @@ impl Session<'_> {
                 self.send(msg::groupchat(jid, &body, kind, &id)).await
             }
             Command::SendTyping { to, state } => match Jid::new(&to) {
-                Ok(to) => self.send(msg::typing(to, state)).await,
+                Ok(_) => match self.recipient(&to).await {
+                    Some(to) => self.send(msg::typing(to, state)).await,
+                    None => Ok(()),
+                },
                 Err(_) => Ok(()),
             },
             Command::SetPresence { away, status, .. } => {
                 self.away = away.filter(|a| !a.trim().is_empty());
                 self.status = status.filter(|s| !s.trim().is_empty());
-                let presence = self.own_presence();
-                for occupant in self.rooms.joined_occupant_jids() {
-                    self.send(presence.clone().with_to(occupant)).await?;
-                }
-                self.send(presence).await
+                self.send_own_presence().await
             }
             Command::AddContact { handle, group } => {
+                if handle.eq_ignore_ascii_case(CONSOLE) {
+                    self.console_on().await;
+                    return Ok(());
+                }
                 let Some(jid) = self.bare_jid(&handle).await else {
                     return Ok(());
                 };
@@ -153,17 +162,95 @@ impl Session<'_> {
                 self.error("Raw XML is not supported").await;
                 Ok(())
             }
-            // Settings are read at login: kept for the next one (a reconnect).
+            // Kept for the next login (a reconnect); those the session uses
+            // apply now.
             Command::ApplySetting { key, value } => {
+                let applied = self.live.apply(&key, value.as_deref());
                 match value {
                     Some(v) => self.ctx.spec.settings.insert(key, v),
                     None => self.ctx.spec.settings.remove(&key),
                 };
-                Ok(())
+                match applied {
+                    Applied::Priority => self.send_own_presence().await,
+                    Applied::ConsoleOn => {
+                        self.console_note(
+                            "XML console on: the stream follows (TX: sent, RX: received)",
+                        )
+                        .await;
+                        Ok(())
+                    }
+                    Applied::Now | Applied::Later => Ok(()),
+                }
             }
-            // XMPP lists no contact actions.
-            Command::ContactAction { .. } => Ok(()),
+            Command::ContactAction { handle, action, .. } => {
+                if action.eq_ignore_ascii_case("VERSION") {
+                    self.ask_versions(&handle).await
+                } else {
+                    Ok(())
+                }
+            }
         }
+    }
+
+    /// Our presence, to the server and every room we are in.
+    async fn send_own_presence(&mut self) -> Result<(), XmppError> {
+        let presence = self.own_presence();
+        for occupant in self.rooms.joined_occupant_jids() {
+            self.send(presence.clone().with_to(occupant)).await?;
+        }
+        self.send(presence).await
+    }
+
+    /// Where a message to `handle` goes: a full JID as given, else the
+    /// resource `resource_select` picks.
+    async fn recipient(&self, handle: &str) -> Option<Jid> {
+        let jid = self.jid(handle).await?;
+        if jid.resource().is_some() {
+            return Some(jid);
+        }
+        Some(self.roster.target(
+            &jid.to_bare(),
+            self.live.resource_select,
+            self.live.activity_timeout,
+        ))
+    }
+
+    /// CTCP VERSION: a software version query to each of the contact's
+    /// resources, as BitlBee's jabber does.
+    async fn ask_versions(&mut self, handle: &str) -> Result<(), XmppError> {
+        let Some(bare) = self.bare_jid(handle).await else {
+            return Ok(());
+        };
+        let resources: Vec<String> = self
+            .roster
+            .resources(&bare)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        if resources.is_empty() {
+            self.error(format!(
+                "{bare} is offline: no client to ask for its version"
+            ))
+            .await;
+        }
+        for r in resources {
+            let Ok(to) = bare.with_resource_str(&r) else {
+                continue;
+            };
+            let why = Pending::Version(handle.to_string(), r);
+            self.iq_get(Some(Jid::from(to)), VersionQuery, why).await?;
+        }
+        Ok(())
+    }
+
+    /// Ask for our block list (XEP-0191), for `block <account>`.
+    pub(super) async fn fetch_block_list(&mut self) -> Result<(), XmppError> {
+        self.iq_get(
+            None,
+            xmpp_parsers::blocking::BlocklistRequest,
+            Pending::BlockList,
+        )
+        .await
     }
 
     /// Parse a handle as a JID, saying so when it isn't one.

@@ -114,6 +114,10 @@ impl Session<'_> {
     /// A live one-to-one message or chat state. Its receipt (XEP-0184) goes
     /// out once the core has handled the message.
     async fn chat(&mut self, c: Chat) -> Result<(), XmppError> {
+        if c.body.is_some() && !c.from_self {
+            // For resource_select activity: replies go where they wrote from.
+            self.roster.active(&c.peer);
+        }
         if c.body.is_some() {
             return self.chat_event(c, true).await;
         }
@@ -159,6 +163,10 @@ impl Session<'_> {
                 if self.roster.seen_by(&bare) {
                     let ok = pres::subscription(bare, PresenceType::Subscribed);
                     return self.send(ok).await;
+                }
+                if self.live.ignore_auth_requests {
+                    tracing::debug!("subscription request left unanswered (ignore_auth_requests)");
+                    return Ok(());
                 }
                 let name = self
                     .roster

@@ -21,8 +21,10 @@
 mod answers;
 mod catchup;
 mod commands;
+mod console;
 mod inbound;
 mod iqs;
+mod live;
 mod questions;
 mod resume;
 mod room_lines;
@@ -84,6 +86,10 @@ pub(crate) enum Pending {
     Carbons,
     /// Blocking (`true`) or unblocking a contact.
     Block(String, bool),
+    /// The block list (XEP-0191), at login.
+    BlockList,
+    /// A contact's software version (CTCP VERSION): its handle, the resource.
+    Version(String, String),
     /// The server's items, looking for its group chat service.
     ServerItems,
     /// An item's info, looking for a group chat service.
@@ -146,8 +152,12 @@ pub(crate) struct Session<'a> {
     question_ids: &'a AtomicU64,
     muc_service: Option<BareJid>,
     invite_passwords: HashMap<BareJid, String>,
+    /// The JIDs on our block list, as the server confirmed them.
+    blocked: std::collections::BTreeSet<String>,
     away: Option<String>,
     status: Option<String>,
+    /// The settings applied while online.
+    live: live::Live,
     online: bool,
     /// Catching up with our own archive; live messages wait meanwhile.
     catchup: CatchUp,
@@ -176,6 +186,7 @@ pub(crate) async fn run(
     let mut s = Session {
         away: cfg.away.clone(),
         status: cfg.status.clone(),
+        live: live::Live::from_config(cfg),
         ctx,
         cfg,
         link,
@@ -189,6 +200,7 @@ pub(crate) async fn run(
         question_ids,
         muc_service: None,
         invite_passwords: HashMap::new(),
+        blocked: Default::default(),
         online: false,
         catchup: CatchUp::default(),
         recent: RecentIds::default(),
@@ -285,6 +297,7 @@ impl Session<'_> {
         why: Option<Pending>,
     ) -> Result<(), XmppError> {
         tracing::trace!(kind = stanza_kind(&stanza), "send");
+        self.console("TX", &stanza).await;
         let ask = self.sm.sent(sm::copy(&stanza), why);
         self.stream
             .send(&stanza)
@@ -402,7 +415,7 @@ impl Session<'_> {
         pres::own(
             self.away.as_deref(),
             self.status.as_deref(),
-            self.cfg.priority,
+            self.live.priority,
         )
     }
 
@@ -424,6 +437,11 @@ impl Session<'_> {
             .await?;
         self.online = true;
         self.emit(Event::LoggedIn).await;
+        self.fetch_block_list().await?;
+        if self.live.xmlconsole {
+            self.console_note("XML console on: the stream follows (TX: sent, RX: received)")
+                .await;
+        }
         self.send_again().await?;
         self.start_catchup().await
     }
@@ -463,6 +481,9 @@ impl Session<'_> {
                 self.stream_management(n).await
             }
             Some(Ok(FallibleStreamElement::Ok(el @ XmppStreamElement::Stanza(_)))) => {
+                if let XmppStreamElement::Stanza(stanza) = &el {
+                    self.console("RX", stanza).await;
+                }
                 if !self.sm.arrived() {
                     tracing::trace!("stanza sent again after resuming, already processed");
                     return Ok(());

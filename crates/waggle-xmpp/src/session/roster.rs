@@ -2,12 +2,14 @@
 //! are online: a contact's presence is that of its best resource.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use waggle_core::{Contact, Presence as CorePresence, PresenceState};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Show;
 use xmpp_parsers::roster::{Ask, Item, Subscription};
 
+use crate::config::ResourceSelect;
 use crate::convert::iq::contact;
 use crate::convert::presence::state_of;
 
@@ -39,6 +41,8 @@ impl Resource {
 pub struct Roster {
     items: HashMap<BareJid, Item>,
     resources: HashMap<BareJid, BTreeMap<String, Resource>>,
+    /// When each resource last wrote to us (for `resource_select activity`).
+    activity: HashMap<BareJid, (String, Instant)>,
 }
 
 impl Roster {
@@ -90,6 +94,48 @@ impl Roster {
             .entry(from.to_bare())
             .or_default()
             .insert(name, resource);
+    }
+
+    /// A resource wrote to us.
+    pub fn active(&mut self, from: &Jid) {
+        if let Some(r) = from.resource() {
+            self.activity
+                .insert(from.to_bare(), (r.to_string(), Instant::now()));
+        }
+    }
+
+    /// Where a message to `jid` goes, as BitlBee's `resource_select` says:
+    /// `activity`, the resource that wrote last while within `timeout` (else
+    /// the bare JID, the server choosing); `priority`, the resource with the
+    /// highest priority. A contact with one resource gets it directly, one
+    /// with none the bare JID.
+    pub fn target(&self, jid: &BareJid, select: ResourceSelect, timeout: Duration) -> Jid {
+        let list = self.resources(jid);
+        let full = |r: &str| {
+            jid.with_resource_str(r)
+                .map(Jid::from)
+                .unwrap_or_else(|_| Jid::from(jid.clone()))
+        };
+        match list.as_slice() {
+            [] => Jid::from(jid.clone()),
+            [(name, _)] if name.is_empty() => Jid::from(jid.clone()),
+            [(name, _)] => full(name),
+            _ => match select {
+                ResourceSelect::Priority => list
+                    .iter()
+                    .max_by_key(|(_, r)| r.priority)
+                    .map(|(name, _)| full(name))
+                    .unwrap_or_else(|| Jid::from(jid.clone())),
+                ResourceSelect::Activity => match self.activity.get(jid) {
+                    Some((name, at))
+                        if at.elapsed() < timeout && list.iter().any(|(n, _)| n == name) =>
+                    {
+                        full(name)
+                    }
+                    _ => Jid::from(jid.clone()),
+                },
+            },
+        }
     }
 
     /// A resource went offline (all of them, for a bare JID).
@@ -175,6 +221,47 @@ mod tests {
 
     fn jid(s: &str) -> Jid {
         Jid::new(s).expect("jid")
+    }
+
+    #[test]
+    fn resource_select_picks_as_bitlbee() {
+        let mut r = Roster::default();
+        let bob = BareJid::new("bob@example.org").expect("jid");
+        let on = |p| Resource {
+            priority: p,
+            show: None,
+            status: None,
+        };
+        let long = Duration::from_secs(600);
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Activity, long).to_string(),
+            "bob@example.org"
+        );
+        r.available(&jid("bob@example.org/phone"), on(1));
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Activity, long).to_string(),
+            "bob@example.org/phone"
+        );
+        r.available(&jid("bob@example.org/pc"), on(5));
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Activity, long).to_string(),
+            "bob@example.org"
+        );
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Priority, long).to_string(),
+            "bob@example.org/pc"
+        );
+        r.active(&jid("bob@example.org/phone"));
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Activity, long).to_string(),
+            "bob@example.org/phone"
+        );
+        // Past activity_timeout, the server chooses again.
+        assert_eq!(
+            r.target(&bob, ResourceSelect::Activity, Duration::ZERO)
+                .to_string(),
+            "bob@example.org"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::line::Line;
 use crate::nick::{irc_lower, is_valid_channel};
 use crate::outbox::To;
 use crate::user::Cx;
+use crate::user::settings::FillBy;
 use crate::user::state::Channel;
 
 impl Cx<'_> {
@@ -48,10 +49,10 @@ impl Cx<'_> {
                 // contact to start a group chat there).
                 let mut ch = Channel::new(name);
                 if name.starts_with('&') {
-                    ch.settings.insert("type".into(), "control".into());
+                    ch.set("type", Some("control".into()));
                     self.guess_fill_by(&mut ch);
                 } else {
-                    ch.settings.insert("type".into(), "chat".into());
+                    ch.set("type", Some("chat".into()));
                 }
                 self.channels.push(ch);
                 self.save_channel(name).await;
@@ -59,9 +60,9 @@ impl Cx<'_> {
             if let Some(key) = keys.get(i).filter(|k| !k.is_empty())
                 && let Some(ch) = self.channel_mut(name)
                 && ch.is_chat()
-                && ch.setting("password").is_none()
+                && ch.cfg.password.is_none()
             {
-                ch.settings.insert("password".into(), key.to_string());
+                ch.set("password", Some(key.to_string()));
             }
             self.join_channel(name).await;
         }
@@ -106,6 +107,11 @@ impl Cx<'_> {
             c.joined = false;
             c.room = None;
             c.members.clear();
+        }
+        // As BitlBee: the channel an invitation made goes with the PART.
+        if ch.temporary {
+            let lower = irc_lower(name);
+            self.channels.retain(|c| irc_lower(&c.name) != lower);
         }
     }
 
@@ -173,10 +179,16 @@ impl Cx<'_> {
             };
             match input.params.get(1).map(String::as_str) {
                 None => {
+                    // As BitlBee: control channels also have +C (no CTCPs).
+                    let flags = if ch.is_chat() {
+                        ch.flags.clone()
+                    } else {
+                        format!("C{}", ch.flags)
+                    };
                     self.send(
                         self.numeric("324")
                             .param(&ch.name)
-                            .param(format!("+{}", ch.flags)),
+                            .param(format!("+{flags}")),
                     );
                     self.send(
                         self.numeric("329")
@@ -283,7 +295,7 @@ impl Cx<'_> {
         if ch.is_chat() {
             return ch.my_modes.contains('@');
         }
-        matches!(self.setting("ops").unwrap_or("both"), "both" | "user")
+        self.cfg.ops.user()
     }
 
     /// Set or clear a channel flag; whether it changed.
@@ -407,10 +419,10 @@ impl Cx<'_> {
                 Ok(()) => self.send(self.numeric("341").param(&c.nick).param(&ch.name)),
                 Err(e) => self.send_failed(&chan, e),
             },
-            None if !ch.is_chat() && ch.setting("fill_by") == Some("group") => {
+            None if !ch.is_chat() && matches!(ch.cfg.fill_by, FillBy::Group(_)) => {
                 self.invite_to_group(&ch, &c)
             }
-            None if ch.is_chat() && ch.setting("room").is_none() && ch.joined => {
+            None if ch.is_chat() && !ch.cfg.named_room && ch.joined => {
                 // An unbound chat channel: start a group chat with the contact
                 // there (BitlBee's ad-hoc chats).
                 match self.send_command(

@@ -94,7 +94,7 @@ impl Cx<'_> {
                 self.contact_ctcp(&contact, &verb, &arg);
                 return;
             }
-            if self.flag("typing_notice") {
+            if self.cfg.typing_notice {
                 let state = match arg.trim() {
                     "1" => TypingState::Active,
                     "2" => TypingState::Paused,
@@ -116,7 +116,30 @@ impl Cx<'_> {
         {
             c.last_channel = None;
         }
+        if !notice {
+            self.away_reply(&contact);
+        }
         self.queue_message(contact.account, contact.handle, target, body, kind, None);
+    }
+
+    /// BitlBee's 301 for a message to an away contact, at most once per
+    /// `away_reply_timeout` (and again when their state changes).
+    fn away_reply(&mut self, contact: &crate::user::state::ContactEntry) {
+        let key = (contact.account, contact.handle.clone());
+        let Some(text) = self.contacts.get(&key).and_then(|c| self.away_text(c)) else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let timeout = self.cfg.away_reply_timeout;
+        let Some(c) = self.contacts.get_mut(&key) else {
+            return;
+        };
+        if c.away_reply_after.is_some_and(|t| now < t) {
+            return;
+        }
+        c.away_reply_after = Some(now + timeout);
+        let line = self.numeric("301").param(&contact.nick).param(text);
+        self.send(line);
     }
 
     /// The echo of a line that is not logged (commands to root).
@@ -178,7 +201,7 @@ impl Cx<'_> {
         let msgid = crate::user::new_msgid();
         let command = Command::SendRoomMessage {
             room: room.clone(),
-            body: body.to_string(),
+            body: translate_to_nicks(ch, body),
             kind,
             id: Some(msgid.clone()),
         };
@@ -252,7 +275,7 @@ impl Cx<'_> {
             None => None,
         };
         let to_contact = to_contact.or_else(|| {
-            if self.setting("default_target") != Some("last") {
+            if self.cfg.default_target != crate::user::settings::DefaultTarget::Last {
                 return None;
             }
             let last = self.client.as_ref().and_then(|c| c.last_target.clone())?;
@@ -359,7 +382,7 @@ impl Cx<'_> {
         let Some(state) = input.tag("+typing") else {
             return;
         };
-        if !self.flag("typing_notice") {
+        if !self.cfg.typing_notice {
             return;
         }
         let state = match state {
@@ -376,6 +399,29 @@ impl Cx<'_> {
                 },
             );
         }
+    }
+}
+
+/// As BitlBee's `translate_to_nicks`: a line starting with a member's IRC nick
+/// and `:` or `,` goes to the room with their nick in the room instead.
+fn translate_to_nicks(ch: &Channel, body: &str) -> String {
+    if !ch.cfg.translate_to_nicks {
+        return body.to_string();
+    }
+    let head: String = body.chars().take(crate::nick::NICKLEN).collect();
+    let Some(cut) = head.find([':', ',']) else {
+        return body.to_string();
+    };
+    let (Some(nick), Some(rest)) = (head.get(..cut), body.get(cut..)) else {
+        return body.to_string();
+    };
+    match ch
+        .members
+        .get(&irc_lower(nick))
+        .and_then(|m| m.room_nick.as_deref())
+    {
+        Some(room_nick) => format!("{room_nick}{rest}"),
+        None => body.to_string(),
     }
 }
 

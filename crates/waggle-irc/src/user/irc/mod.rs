@@ -29,6 +29,9 @@ impl Cx<'_> {
             "MODE" => self.mode(&input),
             "WHO" => self.who(&input),
             "WHOIS" => self.whois(&input),
+            "WHOWAS" => self.whowas(&input),
+            "WATCH" => self.watch(&input),
+            "COMPLETIONS" => self.completions(),
             "ISON" => self.ison(&input),
             "USERHOST" => self.userhost_cmd(&input),
             "AWAY" => {

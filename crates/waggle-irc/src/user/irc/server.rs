@@ -155,7 +155,7 @@ impl Cx<'_> {
                 let login = Login { id, key, name };
                 // SASL speaks for itself (900/903): no greeting, no +R.
                 if self.adopt_login(login, true, true).await {
-                    if self.flag("auto_connect") {
+                    if self.cfg.auto_connect {
                         self.start_auto_accounts();
                     }
                 } else if let Some((_, greeting)) = self.ctl.handover.as_mut() {
@@ -245,18 +245,37 @@ impl Cx<'_> {
         }
     }
 
-    /// `/NICKSERV` and `/NS`: identify, register and drop, as root's commands.
+    /// `/NICKSERV` and `/NS`: any root command, as in BitlBee.
     pub(super) async fn nickserv(&mut self, input: &Input) {
         let words = crate::root::split_words(&input.params.join(" "));
-        if let Some(first) = words.first()
-            && (first.eq_ignore_ascii_case("identify")
-                || first.eq_ignore_ascii_case("register")
-                || first.eq_ignore_ascii_case("drop"))
-        {
-            crate::root::run_line(self, &words).await;
-            return;
+        crate::root::run_line(self, &words).await;
+    }
+
+    /// COMPLETIONS, for the BitlBee completion scripts of irssi and WeeChat:
+    /// root's commands, help subjects and global settings, as NOTICEs from root.
+    pub(super) fn completions(&mut self) {
+        let mut words = vec!["OK".to_string()];
+        words.extend(crate::root::COMMANDS.iter().map(|d| d.name.to_string()));
+        words.extend(
+            crate::root::help::subjects(&self.shared.protocols)
+                .into_iter()
+                .map(|s| format!("help {s}")),
+        );
+        words.extend(
+            waggle_core::settings::GLOBAL
+                .iter()
+                .filter(|d| !d.secret)
+                .map(|d| format!("set {}", d.name)),
+        );
+        words.push("END".into());
+        let mask = self.root_mask();
+        for w in words {
+            let line = Line::new("NOTICE")
+                .prefix(&mask)
+                .param(&self.nick)
+                .param(format!("COMPLETIONS {w}"));
+            self.send(line);
         }
-        self.root_say("NickServ understands identify, register and drop here.");
     }
 
     pub(super) fn motd(&mut self) {

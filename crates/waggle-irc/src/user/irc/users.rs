@@ -33,10 +33,14 @@ impl Cx<'_> {
             if self.bot {
                 modes.push('B');
             }
+            if self.tabular {
+                modes.push('b');
+            }
             self.send(self.numeric("221").param(modes));
             return;
         };
-        // Only +B (bot) is the user's to change; R follows identification.
+        // +B (bot) and +b (BitlBee's tab-separated listings) are the user's to
+        // change; R follows identification.
         let mut adding = true;
         let mut applied = String::new();
         let mut last_sign = ' ';
@@ -44,16 +48,24 @@ impl Cx<'_> {
             match c {
                 '+' => adding = true,
                 '-' => adding = false,
-                'B' if self.bot != adding => {
-                    self.bot = adding;
+                'B' | 'b' => {
+                    let flag = if c == 'B' {
+                        &mut self.bot
+                    } else {
+                        &mut self.tabular
+                    };
+                    if *flag == adding {
+                        continue;
+                    }
+                    *flag = adding;
                     let sign = if adding { '+' } else { '-' };
                     if sign != last_sign {
                         applied.push(sign);
                         last_sign = sign;
                     }
-                    applied.push('B');
+                    applied.push(c);
                 }
-                'B' | 'R' | 'i' | 'w' | 's' => {}
+                'R' | 'i' | 'w' | 's' | 'a' => {}
                 _ => {
                     self.send(self.numeric("501").param("Unknown MODE flag"));
                     return;
@@ -70,11 +82,12 @@ impl Cx<'_> {
         }
     }
 
+    /// WHO as BitlBee answers it: a channel's members with their H/G and
+    /// channel prefix, one user, or (without a mask, or `0`/`*`) everyone.
     pub(super) fn who(&mut self, input: &Input) {
         let mask = input.arg(0).to_string();
         let server = self.shared.config.name.clone();
-        let mut out = Vec::new();
-        let row = |nick: &str, full: &str, realname: &str, channel: &str, here: &str| {
+        let row = |nick: &str, full: &str, realname: &str, channel: &str, here: String| {
             let (user, host) = full
                 .split_once('!')
                 .and_then(|(_, uh)| uh.split_once('@'))
@@ -88,45 +101,153 @@ impl Cx<'_> {
                 .param(here)
                 .param(format!("0 {realname}"))
         };
-        if let Some(ch) = self.channel(&mask) {
+        let gone = |away: bool| if away { "G" } else { "H" };
+        let me_away = self.away().is_some();
+        let mut out = Vec::new();
+        let everyone = mask.is_empty() || mask.starts_with(['0', '*']);
+        if everyone {
+            out.push(row(
+                &self.root_nick(),
+                &self.root_mask(),
+                "Waggle control bot",
+                "*",
+                "H".into(),
+            ));
+            out.push(row(
+                &self.nick,
+                &self.my_mask(),
+                &self.realname,
+                "*",
+                gone(me_away).into(),
+            ));
+            let mut all: Vec<_> = self.contacts.values().collect();
+            all.sort_by_key(|c| irc_lower(&c.nick));
+            for c in all {
+                let away = self.shown_state(c) != waggle_core::PresenceState::Online;
+                out.push(row(
+                    &c.nick,
+                    &c.mask(),
+                    c.display_name.as_deref().unwrap_or(&c.handle),
+                    "*",
+                    gone(away).into(),
+                ));
+            }
+        } else if let Some(ch) = self.channel(&mask) {
             if ch.joined {
+                let mine = self.my_modes_in(ch);
                 out.push(row(
                     &self.nick,
                     &self.my_mask(),
                     &self.realname,
                     &ch.name,
-                    if self.away.is_some() { "G" } else { "H" },
+                    format!(
+                        "{}{}",
+                        gone(me_away),
+                        mine.chars().next().map(String::from).unwrap_or_default()
+                    ),
                 ));
                 for m in ch.members.values() {
-                    let here = match self.contact_by_nick(&m.nick) {
-                        Some(c) if c.presence.state == waggle_core::PresenceState::Away => "G",
-                        _ => "H",
-                    };
-                    out.push(row(&m.nick, &m.mask, &m.realname, &ch.name, here));
+                    let away = self
+                        .contact_by_nick(&m.nick)
+                        .is_some_and(|c| self.shown_state(c) != waggle_core::PresenceState::Online);
+                    let prefix: String = m.modes.chars().take(1).collect();
+                    out.push(row(
+                        &m.nick,
+                        &m.mask,
+                        &m.realname,
+                        &ch.name,
+                        format!("{}{prefix}", gone(away)),
+                    ));
                 }
             }
         } else if let Some(c) = self.contact_by_nick(&mask) {
+            let away = self.shown_state(c) != waggle_core::PresenceState::Online;
             out.push(row(
                 &c.nick,
                 &c.mask(),
                 c.display_name.as_deref().unwrap_or(&c.handle),
-                "*",
-                "H",
+                &mask,
+                gone(away).into(),
             ));
         } else if self.is_root(&mask) {
             out.push(row(
                 &self.root_nick(),
                 &self.root_mask(),
                 "Waggle control bot",
-                "*",
-                "H",
+                &mask,
+                "H".into(),
             ));
         } else if irc_lower(&mask) == irc_lower(&self.nick) {
-            out.push(row(&self.nick, &self.my_mask(), &self.realname, "*", "H"));
+            out.push(row(
+                &self.nick,
+                &self.my_mask(),
+                &self.realname,
+                &mask,
+                gone(me_away).into(),
+            ));
+        } else {
+            out.push(self.numeric("403").param(&mask).param("No such channel"));
         }
-        out.push(self.numeric("315").param(&mask).param("End of /WHO list"));
+        let end = if everyone { "**" } else { mask.as_str() };
+        out.push(self.numeric("315").param(end).param("End of /WHO list"));
         for line in out {
             self.send(line);
+        }
+    }
+
+    /// WHOWAS: nobody is remembered (BitlBee answers so that clients tell the user).
+    pub(super) fn whowas(&mut self, input: &Input) {
+        let nick = input.arg(0).to_string();
+        let line = self
+            .numeric("406")
+            .param(&nick)
+            .param("Nick does not exist");
+        self.send(line);
+        let line = self.numeric("369").param(&nick).param("End of WHOWAS");
+        self.send(line);
+    }
+
+    /// WATCH +nick / -nick, as BitlBee: 604/605 now, 600/601 on changes, 602
+    /// when a watch is dropped.
+    pub(super) fn watch(&mut self, input: &Input) {
+        let now = crate::user::state::unix_now().to_string();
+        for item in input.params.iter().flat_map(|p| p.split_whitespace()) {
+            let (sign, nick) = item.split_at(item.chars().next().map_or(0, char::len_utf8));
+            if nick.is_empty() {
+                break;
+            }
+            let key = irc_lower(nick);
+            if sign == "+" {
+                if self.watches.len() < crate::user::monitor::MONITOR_LIMIT {
+                    self.watches.insert(key);
+                }
+                let line = match self.contact_by_nick(nick).filter(|c| c.is_online()) {
+                    Some(c) => self
+                        .numeric("604")
+                        .param(&c.nick)
+                        .param(&c.user)
+                        .param(&c.host)
+                        .param(&now)
+                        .param("is online"),
+                    None => self
+                        .numeric("605")
+                        .param(nick)
+                        .param("*")
+                        .param("*")
+                        .param(&now)
+                        .param("is offline"),
+                };
+                self.send(line);
+            } else if sign == "-" && self.watches.remove(&key) {
+                let line = self
+                    .numeric("602")
+                    .param(nick)
+                    .param("*")
+                    .param("*")
+                    .param("0")
+                    .param("Stopped watching");
+                self.send(line);
+            }
         }
     }
 
@@ -138,9 +259,13 @@ impl Cx<'_> {
         let server = self.shared.config.name.clone();
         let mut out = Vec::new();
         if let Some(c) = self.contact_by_nick(&nick) {
-            let tag = self
+            // As BitlBee: the account's login and server, then the protocol.
+            let (login, protocol) = self
                 .account_by_id(c.account)
-                .map(|a| a.rec.tag.clone())
+                .map(|a| {
+                    let server = a.rec.settings.get("server").cloned().unwrap_or_default();
+                    (format!("{}.{server}", a.rec.handle), a.rec.protocol.clone())
+                })
                 .unwrap_or_default();
             out.push(
                 self.numeric("311")
@@ -150,29 +275,27 @@ impl Cx<'_> {
                     .param("*")
                     .param(c.display_name.as_deref().unwrap_or(&c.handle)),
             );
-            out.push(self.numeric("312").param(&c.nick).param(&server).param(
+            out.push(self.numeric("312").param(&c.nick).param(login).param(
                 match &c.presence.device {
-                    Some(device) => format!("{tag} network, resource {device}"),
-                    None => format!("{tag} network"),
+                    Some(device) => format!("{protocol} network, resource {device}"),
+                    None => format!("{protocol} network"),
                 },
             ));
-            match c.presence.state {
-                waggle_core::PresenceState::Offline => {
-                    out.push(self.numeric("301").param(&c.nick).param("User is offline"));
-                }
-                waggle_core::PresenceState::Away => {
-                    let what = c.presence.show.clone().unwrap_or_else(|| "Away".into());
-                    let text = match &c.presence.message {
-                        Some(m) => format!("{what} ({m})"),
-                        None => what,
-                    };
-                    out.push(self.numeric("301").param(&c.nick).param(text));
-                }
-                waggle_core::PresenceState::Online => {
-                    if let Some(m) = &c.presence.message {
-                        out.push(self.numeric("320").param(&c.nick).param(m));
-                    }
-                }
+            if !c.is_online() {
+                out.push(self.numeric("301").param(&c.nick).param("User is offline"));
+            } else if let Some(text) = self.away_text(c) {
+                out.push(self.numeric("301").param(&c.nick).param(text));
+            } else if let Some(m) = &c.presence.message {
+                out.push(self.numeric("320").param(&c.nick).param(m));
+            }
+            if let Some(since) = c.online_since.filter(|_| c.is_online()) {
+                out.push(
+                    self.numeric("317")
+                        .param(&c.nick)
+                        .param("0")
+                        .param(since.to_string())
+                        .param("seconds idle, signon time"),
+                );
             }
         } else if self.is_root(&nick) {
             let root = self.root_nick();
@@ -205,7 +328,7 @@ impl Cx<'_> {
                     .param(&server)
                     .param("Waggle IRC gateway"),
             );
-            if let Some(a) = &self.away {
+            if let Some(a) = self.away() {
                 out.push(self.numeric("301").param(&self.nick).param(a));
             }
             if self.bot {
@@ -238,7 +361,7 @@ impl Cx<'_> {
 
     fn userhost(&self, nick: &str) -> Option<String> {
         if irc_lower(nick) == irc_lower(&self.nick) {
-            let away = if self.away.is_some() { '-' } else { '+' };
+            let away = if self.away().is_some() { '-' } else { '+' };
             return Some(format!("{}={away}{}@{}", self.nick, self.user, self.host));
         }
         if self.is_root(nick) {
@@ -257,18 +380,20 @@ impl Cx<'_> {
         Some(format!("{}={away}{}@{}", c.nick, c.user, c.host))
     }
 
-    /// `/away`: the user's away state, shown to every client and told to every
+    /// `/away`: the user's `away` setting (one state with `set away`, saved),
+    /// answered with BitlBee's 305/306 on every client and told to every
     /// online account.
     pub(crate) async fn set_away(&mut self, text: Option<String>) {
-        self.away = text.clone();
+        // As BitlBee: control characters are dropped (XMPP refuses them).
+        let text = text
+            .map(|t| t.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|t| !t.is_empty());
         let line = match &text {
-            Some(_) => self
-                .numeric("306")
-                .param("You have been marked as being away"),
-            None => self
-                .numeric("305")
-                .param("You are no longer marked as being away"),
+            Some(t) => self.numeric("306").param(format!("You're now away: {t}")),
+            None => self.numeric("305").param("Welcome back"),
         };
+        self.put_setting("away", text.clone());
+        self.save_setting("away", text.as_deref()).await;
         self.all(line);
         self.broadcast_presence();
     }

@@ -13,6 +13,8 @@ mod client;
 pub mod codec;
 pub mod config;
 mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod input;
 pub mod line;

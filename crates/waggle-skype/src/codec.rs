@@ -94,7 +94,12 @@ impl Decoder for LineCodec {
         let rest = buf.split_to(buf.len());
         self.searched = 0;
         let text = String::from_utf8_lossy(&rest);
-        Ok(Some(text.trim_end_matches('\r').to_string()))
+        let line = text.trim_end_matches('\r');
+        // The same limit as for a line with its newline (`take_line`'s result).
+        if line.len() > self.max {
+            return Err(LineError::TooLong { max: self.max });
+        }
+        Ok(Some(line.to_string()))
     }
 }
 
@@ -192,6 +197,35 @@ mod tests {
             Some("PING")
         );
         assert!(matches!(c.decode_eof(&mut buf), Ok(None)));
+    }
+
+    #[test]
+    fn last_line_at_eof_is_held_to_the_limit() {
+        // One byte over the limit, not yet refused while it waited for a newline.
+        let mut c = LineCodec::new(10);
+        let mut buf = BytesMut::from(&[b'x'; 11][..]);
+        assert!(matches!(c.decode(&mut buf), Ok(None)));
+        assert!(matches!(
+            c.decode_eof(&mut buf),
+            Err(LineError::TooLong { max: 10 })
+        ));
+        // Five invalid bytes become fifteen bytes of U+FFFD, as with a newline.
+        let mut c = LineCodec::new(10);
+        let mut buf = BytesMut::from(&[0xff; 5][..]);
+        assert!(matches!(
+            c.decode_eof(&mut buf),
+            Err(LineError::TooLong { max: 10 })
+        ));
+        let mut buf = BytesMut::from(&[0xff; 5][..]);
+        buf.extend_from_slice(b"\n");
+        assert!(matches!(c.decode(&mut buf), Err(LineError::TooLong { .. })));
+        // Up to the limit, the last line comes through.
+        let mut c = LineCodec::new(10);
+        let mut buf = BytesMut::from(&b"0123456789\r"[..]);
+        assert_eq!(
+            c.decode_eof(&mut buf).ok().flatten().as_deref(),
+            Some("0123456789")
+        );
     }
 
     #[test]

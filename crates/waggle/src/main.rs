@@ -5,10 +5,7 @@
 //! an unattended key file, `check-config` validates a configuration file, and
 //! `import-bitlbee` brings users over from a BitlBee configuration directory.
 
-mod component;
-mod config;
 mod import_bitlbee;
-mod keyfile;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -23,7 +20,8 @@ use tracing::info;
 use waggle_core::{MessageLog, ProtocolRegistry, Retention, Store};
 use waggle_store::{OpenOptions, SqliteStore};
 
-use config::Config;
+use waggle::config::Config;
+use waggle::{component, keyfile};
 
 /// An IRC gateway to instant messaging networks.
 #[derive(Debug, Parser)]

@@ -1,0 +1,45 @@
+//! The end-to-end tests, one module per area; `cargo test -p waggle-tests --test e2e <module>::`
+//! runs one area.
+
+mod accounts;
+mod always_on;
+mod auth;
+mod bad_input;
+mod capabilities;
+mod component;
+mod conformance;
+mod contacts;
+mod fuzz_corpus;
+mod hardening;
+mod injection;
+mod irc_commands;
+mod ircv3;
+mod messages;
+mod parity;
+mod parity_chats;
+mod parity_irc;
+mod parity_nicks;
+mod parity_root;
+mod parity_settings;
+mod parity_xmpp;
+mod parser_vectors;
+mod persistence;
+mod registration;
+mod root_commands;
+mod root_contacts;
+mod sasl;
+mod settings_coverage;
+mod settings_scoped;
+mod settings_user;
+mod skype_backend;
+mod skype_transcripts;
+mod xmpp_archive;
+mod xmpp_contacts;
+mod xmpp_gateway;
+mod xmpp_irc;
+mod xmpp_irc_rooms;
+mod xmpp_login;
+mod xmpp_messages;
+mod xmpp_resume;
+mod xmpp_rooms;
+mod xmpp_srv;

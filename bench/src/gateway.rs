@@ -85,10 +85,12 @@ fn bitlbee_config(dir: &Path, port: u16) -> String {
 
 fn waggle_config(dir: &Path, port: u16, users: usize) -> String {
     // Everything else at its shipped default (flood control included); only
-    // the connection limit is raised above the number of benchmark users.
+    // the connection limits are raised above the number of benchmark users
+    // (who all connect from 127.0.0.1).
     format!(
         "# Written by waggle-bench.\n[server]\nlisten = [\"127.0.0.1:{port}\"]\n\
-         max_connections = {max}\n[storage]\ndatabase = \"{db}\"\n",
+         max_connections = {max}\nmax_connections_per_address = {max}\n\
+         [storage]\ndatabase = \"{db}\"\n",
         max = (users + 100).max(1000),
         db = dir.join("waggle.db").display(),
     )

@@ -88,6 +88,19 @@ impl IrcUser {
         tracker: Arc<Tracker>,
         timeout: Duration,
     ) -> Result<IrcUser> {
+        Self::connect_as(addr, nick, None, contacts, tracker, timeout).await
+    }
+
+    /// [`IrcUser::connect`], identifying with `PASS password` when given (a
+    /// registered user attaching to a session that is still running).
+    pub async fn connect_as(
+        addr: SocketAddr,
+        nick: &str,
+        password: Option<&str>,
+        contacts: usize,
+        tracker: Arc<Tracker>,
+        timeout: Duration,
+    ) -> Result<IrcUser> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .context("connect timed out")??;
@@ -110,7 +123,10 @@ impl IrcUser {
             seq: 0,
             closed: None,
         };
-        me.send(&format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}"))
+        let pass = password
+            .map(|p| format!("PASS {p}\r\n"))
+            .unwrap_or_default();
+        me.send(&format!("{pass}NICK {nick}\r\nUSER {nick} 0 * :{nick}"))
             .await?;
         me.wait(timeout, "the welcome", |n| matches!(n, Note::Welcome))
             .await?;
@@ -228,6 +244,19 @@ impl IrcUser {
                 }
                 Note::Root(t) => roots.push(t),
                 _ => {}
+            }
+        }
+    }
+
+    /// Quit, and wait until the gateway has closed the connection.
+    pub async fn quit(&mut self, timeout: Duration) -> Result<()> {
+        self.send("QUIT :detaching").await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.notes.recv()).await {
+                Err(_) => bail!("{}: not closed after QUIT", self.nick),
+                Ok(None) | Ok(Some(Note::Closed(_))) => return Ok(()),
+                Ok(Some(_)) => {}
             }
         }
     }

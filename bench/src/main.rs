@@ -23,10 +23,18 @@ use clap::Parser;
 
 use gateway::{Kind, Programs};
 use report::WorkloadResult;
-use workload::{Options, Workload};
+use workload::{Options, Shape, Workload};
 
 /// The workloads run by default, in order.
-const DEFAULT_WORKLOADS: &[&str] = &["u100", "u20", "u1", "u1000", "burst2000"];
+const DEFAULT_WORKLOADS: &[&str] = &[
+    "u100",
+    "u20",
+    "u1",
+    "u1000",
+    "burst2000",
+    "replay10000",
+    "storm300",
+];
 
 /// Waggle and BitlBee side by side.
 #[derive(Debug, Parser)]
@@ -40,7 +48,10 @@ struct Cli {
     bitlbee: PathBuf,
     /// Workloads to run: u100 (U=100 R=5 M=20), u20 (U=20 R=20 M=50), u1 (U=1
     /// R=50 M=200), u1000 (U=1000 R=5 M=10), burst2000 (U=1 R=5, bursts of
-    /// 2000 each way), or U,R,M (add ",burst" for bursts only). Default: all named.
+    /// 2000 each way), replay10000 (U=1 R=5: 10000 messages logged while
+    /// detached, then an attach; Waggle only), storm300 (300 clients send
+    /// `register` at once), or U,R,M (add ",burst" for bursts only). Default: all
+    /// named.
     #[arg(long = "workload", value_name = "NAME")]
     workloads: Vec<String>,
     /// Run only this gateway (bitlbee or waggle); default both.
@@ -67,12 +78,16 @@ struct Cli {
 }
 
 fn workload(name: &str) -> Result<Workload> {
-    let named = |users, contacts, messages, one_at_a_time| Workload {
+    let shaped = |users, contacts, messages, one_at_a_time, shape| Workload {
         name: name.to_string(),
         users,
         contacts,
         messages,
         one_at_a_time,
+        shape,
+    };
+    let named = |users, contacts, messages, one_at_a_time| {
+        shaped(users, contacts, messages, one_at_a_time, Shape::Relay)
     };
     Ok(match name {
         "u100" => named(100, 5, 20, true),
@@ -80,6 +95,8 @@ fn workload(name: &str) -> Result<Workload> {
         "u1" => named(1, 50, 200, true),
         "u1000" => named(1000, 5, 10, true),
         "burst2000" => named(1, 5, 2000, false),
+        "replay10000" => shaped(1, 5, 10_000, false, Shape::Replay),
+        "storm300" => shaped(300, 0, 0, false, Shape::Storm),
         custom => {
             let parts: Vec<&str> = custom.split(',').collect();
             let num = |i: usize| -> Result<usize> {
@@ -126,8 +143,9 @@ fresh Prosody 0.12 on 127.0.0.1:5222 (plaintext, `allow_unencrypted_plain_auth`;
 accounts and mutual subscriptions written into its data directory) inside a \
 network namespace of the benchmark's own. BitlBee 3.6 (Debian) runs in Daemon \
 mode with its own config and data directory; Waggle (release build) with its own \
-config (shipped defaults, flood control included; only `max_connections` raised \
-above U) and database. Both are driven through the same IRC commands, one IRC \
+config (shipped defaults, flood control included; only `max_connections` and \
+`max_connections_per_address` raised above U, every client being on 127.0.0.1) \
+and database. Both are driven through the same IRC commands, one IRC \
 client per user: `register`, `account add jabber`, `account … set` (server, port, \
 `tls false`; for Waggle also `allow_plaintext_auth true`), `account … on`. \
 U users, R real XMPP contacts each (a lean raw-XML client, online before the \
@@ -144,7 +162,18 @@ message to its arrival at the other end, both seen by the benchmark's process. \
 Lost: sent and never arrived (bursts wait until nothing new arrives for 10 s); \
 reordered: arrived after a later message of the same user–contact stream. \
 \"The rest of the machine\" is the CPU time all other processes used during the \
-run (from /proc/stat), in cores: a measure of how noisy the run was.\n";
+run (from /proc/stat), in cores: a measure of how noisy the run was. RssAnon is \
+the anonymous part of VmRSS (heap, stacks), without the pages of the program's \
+and the libraries' files, which VmRSS counts as they are first touched.\n\n\
+Replay (Waggle only; BitlBee ends a session when its client leaves): after the \
+login each user's client is shown one message, then QUITs; its contacts send M \
+messages between them, which the gateway logs while nobody is attached; once \
+Prosody and the gateway are quiet, a new client connects with `PASS` and is \
+given them, timed from the connect to the arrival of the last one; the peak is \
+VmHWM reset (`clear_refs`) just before the attach, so it includes the one \
+Argon2 run (19 MiB) the PASS costs. Storm: U clients connect, \
+then all send `register` at once; VmHWM is reset before the first one and read \
+when every answer is in, the RSS after once the gateway has gone quiet.\n";
 
 fn markdown(stamp: &str, machine: &str, results: &[WorkloadResult]) -> String {
     let mut out = String::from("# Benchmark: Waggle and BitlBee 3.6 side by side\n\n");
@@ -216,7 +245,7 @@ async fn main_async(cli: Cli) -> Result<()> {
             bitlbee: None,
             waggle: None,
         };
-        for &kind in &kinds {
+        for &kind in kinds.iter().filter(|k| w.runs_on(**k)) {
             eprintln!("== {} ({}) against {}", w.name, w.title(), kind.label());
             let dir = tempfile::Builder::new()
                 .prefix("waggle-bench-")
@@ -256,7 +285,7 @@ fn main() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::workload;
+    use super::{Shape, workload};
 
     #[test]
     fn workloads_are_named_or_given_as_numbers() {
@@ -265,6 +294,8 @@ mod tests {
             (w.users, w.contacts, w.messages, w.one_at_a_time),
             (1000, 5, 10, true)
         );
+        let w = workload("storm300").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((w.users, w.shape), (300, Shape::Storm));
         let w = workload("2,3,40,burst").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (w.users, w.contacts, w.messages, w.one_at_a_time),

@@ -6,7 +6,7 @@
 //! blocking pool lets idle threads go after ten seconds) keeps counting with
 //! the time it had when last seen. `stat`'s utime+stime, which includes dead
 //! threads exactly, is read too and the larger of the two is used, so nothing
-//! is under-counted. Memory is `VmRSS` and `VmHWM` from `status`.
+//! is under-counted. Memory is `VmRSS`, `RssAnon` and `VmHWM` from `status`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,8 +24,11 @@ const TICK_NS: u64 = 10_000_000;
 pub struct Memory {
     /// Resident set size now.
     pub rss_kb: u64,
-    /// The highest resident set size so far.
+    /// The highest resident set size so far (since the last [`reset_peak`]).
     pub hwm_kb: u64,
+    /// The anonymous part of the resident set (heap, stacks): without the
+    /// program's and libraries' code and data pages that `rss_kb` counts too.
+    pub anon_kb: u64,
 }
 
 /// A process being watched.
@@ -151,7 +154,14 @@ pub fn memory(pid: u32) -> Result<Memory> {
     Ok(Memory {
         rss_kb: kb("VmRSS:"),
         hwm_kb: kb("VmHWM:"),
+        anon_kb: kb("RssAnon:"),
     })
+}
+
+/// Start `VmHWM` over from the current resident set (`clear_refs` 5), so the
+/// peak of one phase can be read; false where the kernel does not allow it.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// Busy and total CPU time of the whole machine (all cores), in clock ticks.

@@ -189,10 +189,21 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
         Some((fmt_kb(kb), kb))
     });
     let users = w.workload.users.max(1) as f64;
-    row("RSS per user (logged in − idle) / U".into(), true, &|r| {
-        let kb = r.logged_in.rss_kb.saturating_sub(r.idle.rss_kb) as f64 / users;
-        Some((fmt_kb(kb), kb))
-    });
+    // Per user: what the logins added (a workload without logins has no such figure).
+    if phases.contains(&Phase::Login) {
+        row("RSS per user (logged in − idle) / U".into(), true, &|r| {
+            let kb = r.logged_in.rss_kb.saturating_sub(r.idle.rss_kb) as f64 / users;
+            Some((fmt_kb(kb), kb))
+        });
+        row(
+            "RSS per user, anonymous memory only (RssAnon: heap and stacks, no code pages)".into(),
+            true,
+            &|r| {
+                let kb = r.logged_in.anon_kb.saturating_sub(r.idle.anon_kb) as f64 / users;
+                Some((fmt_kb(kb), kb))
+            },
+        );
+    }
     row("RSS at the end".into(), true, &|r| {
         let kb = r.end.rss_kb as f64;
         Some((fmt_kb(kb), kb))
@@ -201,7 +212,100 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
         let kb = r.end.hwm_kb as f64;
         Some((fmt_kb(kb), kb))
     });
+    replay_rows(&mut row);
+    storm_rows(&mut row);
     out
+}
+
+type RowFn<'a> = dyn FnMut(String, bool, &dyn Fn(&RunResult) -> Option<(String, f64)>) + 'a;
+
+/// The replay workload's rows.
+fn replay_rows(row: &mut RowFn<'_>) {
+    row(
+        "replay: messages logged while detached".into(),
+        false,
+        &|r| r.replay.as_ref().map(|p| (p.logged.to_string(), 0.0)),
+    );
+    row(
+        "replay: connect (PASS) → the last of them arrived".into(),
+        true,
+        &|r| {
+            let d = r.replay.as_ref()?.time_to_last?;
+            Some((fmt_ms(ms(d)), ms(d)))
+        },
+    );
+    row(
+        "replay: gateway CPU per replayed message".into(),
+        true,
+        &|r| {
+            let p = r.replay.as_ref()?;
+            let v = p.cpu_ns as f64 / p.logged.max(1) as f64 / 1e3;
+            Some((fmt_us(v), v))
+        },
+    );
+    row("replay: RSS before the attach".into(), true, &|r| {
+        let kb = r.replay.as_ref()?.before.rss_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
+    row("replay: RSS peak during it (VmHWM)".into(), true, &|r| {
+        let kb = r.replay.as_ref().filter(|p| p.peak_kb > 0)?.peak_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
+    row("replay: RSS after it".into(), true, &|r| {
+        let kb = r.replay.as_ref()?.after.rss_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
+    row(
+        "replay: delivered / lost / dup / reordered".into(),
+        false,
+        &|r| {
+            let f = r
+                .phases
+                .iter()
+                .find(|x| x.phase == Phase::Replay)?
+                .flow
+                .as_ref()?;
+            Some((
+                format!(
+                    "{} / {} / {} / {}",
+                    f.delivered, f.lost, f.duplicated, f.reordered
+                ),
+                0.0,
+            ))
+        },
+    );
+}
+
+/// The register storm's rows.
+fn storm_rows(row: &mut RowFn<'_>) {
+    row("storm: registrations answered".into(), false, &|r| {
+        r.storm.as_ref().map(|s| (s.registered.to_string(), 0.0))
+    });
+    row(
+        "storm: first `register` → last answer".into(),
+        true,
+        &|r| {
+            let d = r.storm.as_ref()?.wall;
+            Some((fmt_ms(ms(d)), ms(d)))
+        },
+    );
+    row("storm: gateway CPU per registration".into(), true, &|r| {
+        let s = r.storm.as_ref()?;
+        let v = s.cpu_ns as f64 / s.registered.max(1) as f64 / 1e6;
+        Some((fmt_ms(v), v))
+    });
+    row("storm: RSS before (clients connected)".into(), true, &|r| {
+        let kb = r.storm.as_ref()?.before.rss_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
+    row("storm: RSS peak during it (VmHWM)".into(), true, &|r| {
+        let kb = r.storm.as_ref().filter(|s| s.peak_kb > 0)?.peak_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
+    row("storm: RSS after it (gone quiet)".into(), true, &|r| {
+        let kb = r.storm.as_ref()?.after.rss_kb as f64;
+        Some((fmt_kb(kb), kb))
+    });
 }
 
 fn ratio(row: &Row) -> String {

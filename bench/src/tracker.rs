@@ -69,9 +69,11 @@ impl Key {
         )
     }
 
-    /// The key in a received body, if it is one of ours.
+    /// The key in a received body, if it is one of ours (a replayed message
+    /// may carry its time in front of it).
     pub fn parse(body: &str) -> Option<Key> {
-        let id = body.strip_prefix(MAGIC)?.split(' ').next()?;
+        let at = body.find(MAGIC)?;
+        let id = body.get(at + MAGIC.len()..)?.split(' ').next()?;
         let mut f = id.split(':');
         let phase = f.next()?.parse().ok()?;
         let dir = match f.next()? {
@@ -230,6 +232,16 @@ impl Tracker {
         }
     }
 
+    /// When the last of the messages of (`phase`, `dir`) first arrived.
+    pub fn last_arrival(&self, phase: u16, dir: Dir) -> Option<Instant> {
+        let i = self.inner.lock().ok()?;
+        i.first
+            .iter()
+            .filter(|(k, _)| k.phase == phase && k.dir == dir)
+            .map(|(_, at)| *at)
+            .max()
+    }
+
     /// The outcome of (`phase`, `dir`).
     pub fn flow(&self, phase: u16, dir: Dir) -> Flow {
         let Ok(i) = self.inner.lock() else {
@@ -281,6 +293,7 @@ mod tests {
     fn a_body_gives_its_key_back() {
         let k = key(41);
         assert_eq!(Key::parse(&k.body()), Some(k));
+        assert_eq!(Key::parse(&format!("[12:00:00] {}", k.body())), Some(k));
         assert_eq!(Key::parse("hello"), None);
         assert_eq!(Key::parse("bench:1:q:1:1:1"), None);
     }

@@ -6,6 +6,10 @@
 //! messages on attach) is a new variant, its driver in [`Run::phase`], and its
 //! rows in the report.
 
+mod sessions;
+
+pub use sessions::{Replay, Storm};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::gateway::{Gateway, Kind, Programs};
 use crate::irc::IrcUser;
-use crate::procstat::{self, Memory};
+use crate::procstat::{self, Memory, Watched};
 use crate::prosody::{DOMAIN, Prosody, RosterOwner};
 use crate::tracker::{Dir, Flow, Key, Tracker};
 use crate::xmpp::Contact;
@@ -40,11 +44,36 @@ pub struct Workload {
     pub messages: usize,
     /// Whether the one-at-a-time phases run (else bursts only).
     pub one_at_a_time: bool,
+    /// What the workload measures.
+    pub shape: Shape,
+}
+
+/// What a workload measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Logins and messages relayed both ways.
+    Relay,
+    /// Each user's client detaches, M messages per user arrive meanwhile, and a
+    /// new client attaches and is given them (Waggle only: BitlBee ends a
+    /// session when its client leaves).
+    Replay,
+    /// U clients connected, then every one of them sends `register` at once.
+    Storm,
 }
 
 impl Workload {
     /// `U=… R=… M=…`.
     pub fn title(&self) -> String {
+        match self.shape {
+            Shape::Storm => return format!("login storm: U={} `register` at once", self.users),
+            Shape::Replay => {
+                return format!(
+                    "replay: U={} R={}, M={} messages logged while detached, then attach",
+                    self.users, self.contacts, self.messages
+                );
+            }
+            Shape::Relay => {}
+        }
         let mut t = format!("U={} R={} M={}", self.users, self.contacts, self.messages);
         if !self.one_at_a_time {
             t.push_str(" (bursts only)");
@@ -52,8 +81,18 @@ impl Workload {
         t
     }
 
+    /// Whether `kind` takes part.
+    pub fn runs_on(&self, kind: Kind) -> bool {
+        self.shape != Shape::Replay || kind == Kind::Waggle
+    }
+
     /// The phases, in the order they run.
     pub fn phases(&self) -> Vec<Phase> {
+        match self.shape {
+            Shape::Storm => return vec![Phase::Storm],
+            Shape::Replay => return vec![Phase::Setup, Phase::Login, Phase::Replay],
+            Shape::Relay => {}
+        }
         let mut p = vec![Phase::Setup, Phase::Login];
         if self.one_at_a_time {
             p.push(Phase::OneAtATime(Dir::ToIrc));
@@ -77,6 +116,10 @@ pub enum Phase {
     OneAtATime(Dir),
     /// Every user's messages at once.
     Burst(Dir),
+    /// Detach, M messages per user logged meanwhile, attach and get them.
+    Replay,
+    /// Every client sends `register` at once.
+    Storm,
 }
 
 impl Phase {
@@ -87,6 +130,8 @@ impl Phase {
             Phase::Login => "login".into(),
             Phase::OneAtATime(d) => format!("{} one at a time", d.label()),
             Phase::Burst(d) => format!("{} burst", d.label()),
+            Phase::Replay => "replay".into(),
+            Phase::Storm => "register storm".into(),
         }
     }
 
@@ -99,6 +144,8 @@ impl Phase {
             Phase::OneAtATime(Dir::ToXmpp) => 3,
             Phase::Burst(Dir::ToIrc) => 4,
             Phase::Burst(Dir::ToXmpp) => 5,
+            Phase::Replay => 6,
+            Phase::Storm => 7,
         }
     }
 }
@@ -139,6 +186,10 @@ pub struct RunResult {
     pub wall: Duration,
     /// CPU time the rest of the machine used meanwhile, in core-seconds per second.
     pub other_load: f64,
+    /// The replay phase's figures.
+    pub replay: Option<Replay>,
+    /// The register storm's figures.
+    pub storm: Option<Storm>,
 }
 
 /// Options for every run.
@@ -156,6 +207,9 @@ struct Run<'a> {
     w: &'a Workload,
     opts: &'a Options,
     gw: Gateway,
+    prosody: Watched,
+    replay: Option<Replay>,
+    storm: Option<Storm>,
     tracker: Arc<Tracker>,
     contacts: Vec<Vec<Contact>>,
     users: Vec<IrcUser>,
@@ -200,6 +254,9 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
         w,
         opts,
         gw,
+        prosody: prosody.watched().clone(),
+        replay: None,
+        storm: None,
         tracker,
         contacts,
         users: Vec::new(),
@@ -266,6 +323,8 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
         gw,
         notes,
         mut logins,
+        replay,
+        storm,
         ..
     } = run;
     let gw_cpu = gw.watched().cpu_ns();
@@ -287,6 +346,8 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
         notes,
         wall,
         other_load,
+        replay,
+        storm,
     })
 }
 
@@ -373,6 +434,12 @@ impl Run<'_> {
                 let f = self.tracker.flow(phase.number(), dir);
                 Ok((f.delivered, Some(f)))
             }
+            Phase::Replay => {
+                self.replay(phase.number()).await?;
+                let f = self.tracker.flow(phase.number(), Dir::ToIrc);
+                Ok((f.delivered, Some(f)))
+            }
+            Phase::Storm => self.storm().await.map(|n| (n, None)),
         }
     }
 

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::BytesMut;
+use futures_util::StreamExt;
 use irc_proto::Command as IrcCmd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Encoder, FramedRead};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace};
 
@@ -24,6 +25,12 @@ use crate::outbox::ClientId;
 use crate::registration::{Registration, Step};
 use crate::server::Shared;
 use crate::user::{NewClient, UserInput};
+
+/// The read buffer a connection starts with (a line is at most 8703 bytes; the
+/// buffer grows when one is longer or many arrive at once).
+const READ_BUFFER: usize = 1024;
+/// A write buffer grown past this by a burst is let go once written.
+const KEEP_WRITE_BUFFER: usize = 64 * 1024;
 
 /// The sending side of a client's output queue. Never blocks: a client whose queue
 /// is full is marked dead (SendQ exceeded) and dropped by its connection.
@@ -70,13 +77,18 @@ pub(crate) async fn refuse<S>(stream: S, name: String, why: &'static str)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (_, w) = tokio::io::split(stream);
-    let mut out = FramedWrite::new(w, IrcCodec::default());
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        out.send(format!(":{name} ERROR :Closing link: {why}")),
-    )
-    .await;
+    let (_, mut w) = tokio::io::split(stream);
+    let mut out = BytesMut::new();
+    if IrcCodec::default()
+        .encode(format!(":{name} ERROR :Closing link: {why}"), &mut out)
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            w.write_all_buf(&mut out).await?;
+            w.flush().await
+        })
+        .await;
+    }
 }
 
 type Reader<S> = FramedRead<ReadHalf<S>, IrcCodec>;
@@ -92,7 +104,8 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (r, w) = tokio::io::split(stream);
-    let mut reader = FramedRead::new(r, IrcCodec::default());
+    // Grown when a burst arrives; most connections never need tokio-util's 8 KiB.
+    let mut reader = FramedRead::with_capacity(r, IrcCodec::default(), READ_BUFFER);
     let (tx, rx) = mpsc::channel::<String>(shared.config.sendq_lines.max(16));
     let dead = CancellationToken::new();
     let client = ClientTx {
@@ -173,41 +186,45 @@ pub(crate) async fn run<S>(
     debug!("connection closed");
 }
 
-async fn write_loop<W>(w: WriteHalf<W>, mut rx: mpsc::Receiver<String>, dead: CancellationToken)
+async fn write_loop<W>(mut w: WriteHalf<W>, mut rx: mpsc::Receiver<String>, dead: CancellationToken)
 where
     W: AsyncRead + AsyncWrite,
 {
-    let mut out = FramedWrite::new(w, IrcCodec::default());
+    let mut codec = IrcCodec::default();
+    // Starts empty and grows to the largest batch written; a `FramedWrite`
+    // would hold 8 KiB for every connection, idle or not.
+    let mut out = BytesMut::new();
     loop {
         let line = tokio::select! {
             biased;
             _ = dead.cancelled() => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    out.send("ERROR :Closing link: SendQ exceeded".to_string()),
-                )
-                .await;
+                out.clear();
+                let _ = codec.encode("ERROR :Closing link: SendQ exceeded".to_string(), &mut out);
+                let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all_buf(&mut out)).await;
                 return;
             }
             line = rx.recv() => line,
         };
         let Some(line) = line else { break };
         trace!(%line, "->");
-        if out.feed(line).await.is_err() {
+        if codec.encode(line, &mut out).is_err() {
             return;
         }
-        // Batch whatever is already queued into one flush.
+        // Batch whatever is already queued into one write.
         while let Ok(line) = rx.try_recv() {
             trace!(%line, "->");
-            if out.feed(line).await.is_err() {
+            if codec.encode(line, &mut out).is_err() {
                 return;
             }
         }
-        if out.flush().await.is_err() {
+        if w.write_all_buf(&mut out).await.is_err() || w.flush().await.is_err() {
             return;
         }
+        if out.capacity() > KEEP_WRITE_BUFFER {
+            out = BytesMut::new();
+        }
     }
-    let _ = out.close().await;
+    let _ = w.shutdown().await;
 }
 
 /// An attached connection's ends.

@@ -8,7 +8,7 @@
 //! use and kept for the next, so the memory cost is `workers × 19 MiB` whatever the
 //! load.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::Block;
@@ -25,13 +25,23 @@ pub(crate) struct Memory {
     runs: u64,
 }
 
+/// The address space a buffer is allocated with. Above glibc's largest mmap
+/// threshold (32 MiB) its `malloc` maps such a block on its own and unmaps it
+/// when freed; a 19 MiB block would land in an arena after the first one and stay
+/// resident for good. Only the pages used count: the rest is never touched.
+const RESERVE_BYTES: usize = 40 << 20;
+
+fn reserve_blocks() -> usize {
+    RESERVE_BYTES / std::mem::size_of::<Block>()
+}
+
 impl Memory {
     /// Memory for the default login parameters.
     pub(crate) fn new() -> Memory {
-        Memory {
-            blocks: vec![Block::new(); crypto::login_params().block_count()],
-            runs: 0,
-        }
+        let count = crypto::login_params().block_count();
+        let mut blocks = Vec::with_capacity(reserve_blocks().max(count));
+        blocks.resize(count, Block::new());
+        Memory { blocks, runs: 0 }
     }
 
     /// The first `count` blocks for one Argon2 run, growing the buffer if needed.
@@ -51,17 +61,46 @@ impl Memory {
         let normal = crypto::login_params().block_count();
         if self.blocks.len() > normal {
             self.blocks.truncate(normal);
-            self.blocks.shrink_to_fit();
+            self.blocks.shrink_to(reserve_blocks().max(normal));
         }
     }
 }
 
-/// At most `workers` Argon2 runs at once, each in reused memory.
+/// At most `workers` Argon2 runs at once, each in memory reused while busy.
 #[derive(Debug)]
 pub(crate) struct HashPool {
     permits: Arc<Semaphore>,
     spare: Arc<Mutex<Vec<Memory>>>,
     runs: Arc<AtomicU64>,
+    /// Hashes asked for and not yet done (running or waiting for a permit).
+    busy: Arc<AtomicUsize>,
+    /// Memory buffers allocated so far.
+    #[cfg(test)]
+    made: Arc<AtomicUsize>,
+}
+
+/// One hash counted in [`HashPool::busy`] until it is dropped (also when the
+/// caller gives up waiting for a permit).
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::SeqCst);
+        Busy(Arc::clone(count))
+    }
+
+    /// Stop counting this hash; whether it was the last one.
+    fn leave(self) -> bool {
+        let last = self.0.fetch_sub(1, Ordering::SeqCst) == 1;
+        std::mem::forget(self);
+        last
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Memory {
@@ -82,6 +121,9 @@ impl HashPool {
             permits: Arc::new(Semaphore::new(workers)),
             spare: Arc::new(Mutex::new(Vec::with_capacity(workers))),
             runs: Arc::new(AtomicU64::new(0)),
+            busy: Arc::new(AtomicUsize::new(0)),
+            #[cfg(test)]
+            made: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -94,22 +136,34 @@ impl HashPool {
         T: Send + 'static,
         F: FnOnce(&mut Memory) -> Result<T, StoreError> + Send + 'static,
     {
+        let busy = Busy::enter(&self.busy);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|e| StoreError::Crypto(format!("hash pool: {e}")))?;
         let spare = Arc::clone(&self.spare);
         let runs = Arc::clone(&self.runs);
+        #[cfg(test)]
+        let made = Arc::clone(&self.made);
         tokio::task::spawn_blocking(move || {
             let taken = spare.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let mut memory = taken.unwrap_or_else(Memory::new);
+            let mut memory = taken.unwrap_or_else(|| {
+                #[cfg(test)]
+                made.fetch_add(1, Ordering::SeqCst);
+                Memory::new()
+            });
             let result = job(&mut memory);
             runs.fetch_add(std::mem::take(&mut memory.runs), Ordering::Relaxed);
             memory.wipe();
-            spare
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(memory);
+            let mut spare = spare.lock().unwrap_or_else(PoisonError::into_inner);
+            if busy.leave() {
+                // Nobody is waiting: give the memory back.
+                spare.clear();
+                drop(memory);
+            } else {
+                spare.push(memory);
+            }
+            drop(spare);
             drop(permit);
             result
         })
@@ -123,7 +177,7 @@ impl HashPool {
         self.runs.load(Ordering::Relaxed)
     }
 
-    /// How many memory buffers exist now (at most the number of workers).
+    /// How many memory buffers are kept for the next hash now.
     #[cfg(test)]
     fn buffers(&self) -> usize {
         self.spare
@@ -136,10 +190,10 @@ impl HashPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn at_most_workers_run_at_once_in_reused_memory() -> Result<(), StoreError> {
+    async fn at_most_workers_run_at_once_in_reused_memory_given_back_when_idle()
+    -> Result<(), StoreError> {
         let pool = Arc::new(HashPool::new(3));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
@@ -165,8 +219,47 @@ mod tests {
         }
         let peak = peak.load(Ordering::SeqCst);
         assert!(peak <= 3, "{peak} hashes ran at once");
-        assert!(pool.buffers() <= 3, "{} buffers were made", pool.buffers());
-        assert!(pool.buffers() >= 1);
+        let made = pool.made.load(Ordering::SeqCst);
+        assert!(
+            (1..24).contains(&made),
+            "{made} buffers were made for 24 hashes"
+        );
+        assert_eq!(pool.buffers(), 0, "an idle pool keeps no memory");
+        assert_eq!(pool.busy.load(Ordering::SeqCst), 0);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_gives_up_waiting_does_not_keep_memory_alive() -> Result<(), StoreError> {
+        let pool = Arc::new(HashPool::new(1));
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move |memory| {
+                    memory.blocks(8)?;
+                    let _ = started_tx.send(());
+                    let _ = released.recv_timeout(std::time::Duration::from_secs(10));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        started
+            .await
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        // The only permit is taken: this one waits, then gives up.
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), pool.run(|_| Ok(()))).await;
+        assert!(waiting.is_err(), "the second hash should still be waiting");
+        assert_eq!(pool.busy.load(Ordering::SeqCst), 1);
+        let _ = release.send(());
+        first
+            .await
+            .map_err(|e| StoreError::Crypto(e.to_string()))??;
+        assert_eq!(pool.busy.load(Ordering::SeqCst), 0);
+        assert_eq!(pool.buffers(), 0);
         Ok(())
     }
 

@@ -71,17 +71,47 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The system's CA certificates, loaded once; unreadable ones are skipped.
-pub fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let found = rustls_native_certs::load_native_certs();
-        for e in &found.errors {
-            tracing::debug!(error = %e, "loading a system CA certificate failed");
-        }
-        found.certs
-    })
+/// The system's CA certificates, loaded once per process and shared; unreadable
+/// ones are skipped. An account with a CA file of its own clones this and adds
+/// to the clone.
+pub fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::debug!(error = %e, "loading a system CA certificate failed");
+            }
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(found.certs);
+            Arc::new(roots)
+        })
+        .clone()
 }
+
+/// The verifier of chains to the system's CA certificates, built once per
+/// process and shared by every connection that trusts exactly those (building
+/// one per account cost a copy of every root, ~90 KB, each); `None` without any.
+fn system_verifier() -> Result<Option<Arc<WebPkiServerVerifier>>, SetupError> {
+    static VERIFIER: OnceLock<Result<Option<Arc<WebPkiServerVerifier>>, VerifierBuilderError>> =
+        OnceLock::new();
+    VERIFIER
+        .get_or_init(|| {
+            let roots = system_roots();
+            if roots.is_empty() {
+                return Ok(None);
+            }
+            WebPkiServerVerifier::builder_with_provider(roots, provider())
+                .build()
+                .map(Some)
+        })
+        .clone()
+        .map_err(SetupError::Verifier)
+}
+
+/// TLS sessions a client configuration remembers for resumption: one
+/// configuration serves one account, which talks to one server.
+const RESUMABLE_SESSIONS: usize = 4;
 
 /// What the verifier saw in one handshake.
 #[derive(Debug, Default, Clone)]
@@ -99,6 +129,10 @@ pub struct Seen {
 pub enum Trust {
     /// Exactly the certificate with this SHA-256 hash.
     Pinned(Vec<u8>),
+    /// A chain to one of the system's CA certificates ([`system_roots`]), for
+    /// the server's name; with none installed every certificate is refused
+    /// ([`Wording::no_roots`]).
+    SystemRoots,
     /// A chain to one of these CA certificates, for the server's name; with no
     /// roots at all every certificate is refused ([`Wording::no_roots`]).
     Roots(RootCertStore),
@@ -224,6 +258,7 @@ pub fn client_config(
     let mode = match trust {
         Trust::Pinned(pin) => Mode::Pinned(pin),
         Trust::FirstUse => Mode::FirstUse,
+        Trust::SystemRoots => system_verifier()?.map_or(Mode::NoRoots, Mode::Verified),
         Trust::Roots(roots) if roots.is_empty() => Mode::NoRoots,
         Trust::Roots(roots) => Mode::Verified(
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -237,12 +272,14 @@ pub fn client_config(
         algorithms: provider.signature_verification_algorithms,
         seen,
     });
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(SetupError::Versions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
+    // The default cache is sized for a browser (256 sessions, allocated up front).
+    config.resumption = rustls::client::Resumption::in_memory_sessions(RESUMABLE_SESSIONS);
     Ok(Arc::new(config))
 }
 
@@ -300,10 +337,10 @@ mod tests {
     #[test]
     fn configs_build_for_every_trust() {
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(system_roots().iter().cloned());
+        let roots = RootCertStore::clone(&system_roots());
         for trust in [
             Trust::FirstUse,
+            Trust::SystemRoots,
             Trust::Pinned(vec![0; 32]),
             Trust::Roots(RootCertStore::empty()),
             Trust::Roots(roots),

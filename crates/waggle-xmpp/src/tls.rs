@@ -60,26 +60,26 @@ pub async fn client_config(
 ) -> Result<Arc<ClientConfig>, XmppError> {
     let trust = if let Some(pin) = &policy.fingerprint {
         Trust::Pinned(pin.clone())
-    } else if policy.verify {
-        let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(waggle_tls::system_roots().iter().cloned());
-        if let Some(path) = &policy.cafile {
-            let certs = waggle_tls::load_cafile(path.clone())
-                .await
-                .map_err(|e| XmppError::Config(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(XmppError::Config(format!(
-                    "No certificate found in cafile {}",
-                    path.display()
-                )));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    XmppError::Config(format!("Bad certificate in {}: {e}", path.display()))
-                })?;
-            }
+    } else if let (true, Some(path)) = (policy.verify, &policy.cafile) {
+        let mut roots = RootCertStore::clone(&waggle_tls::system_roots());
+        let certs = waggle_tls::load_cafile(path.clone())
+            .await
+            .map_err(|e| XmppError::Config(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(XmppError::Config(format!(
+                "No certificate found in cafile {}",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                XmppError::Config(format!("Bad certificate in {}: {e}", path.display()))
+            })?;
         }
         Trust::Roots(roots)
+    } else if policy.verify {
+        // One verifier for the whole process, whatever the number of accounts.
+        Trust::SystemRoots
     } else {
         Trust::FirstUse
     };

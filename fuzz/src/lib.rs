@@ -378,8 +378,8 @@ fn iq_payload(iq: Iq) {
         }
     }
     if let Ok(items) = DiscoItemsResult::try_from(payload.clone()) {
-        let lines = iqc::room_list_lines("conference.example.org", &items);
-        assert!(!lines.is_empty());
+        let rooms = iqc::room_list(&items);
+        assert_eq!(rooms.len(), items.items.len());
     }
     if let Ok(info) = DiscoInfoResult::try_from(payload.clone()) {
         let _ = iqc::is_muc_service(&info);

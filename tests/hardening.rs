@@ -313,3 +313,88 @@ async fn irc_over_tls_and_the_certificate_reloads() {
     read_until(&mut r3, " 001 dave ").await;
     gw.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn per_user_limits_hold_for_accounts_channels_and_chats() {
+    let gw = TestGateway::start(GatewayOptions {
+        user_limits: waggle_irc::UserLimits {
+            accounts: 2,
+            channels: 3,
+            chats: 1,
+        },
+        ..GatewayOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut c = gw.client("alice").await.unwrap();
+    let acc = gw
+        .online_account(&mut c, "alice@test.example")
+        .await
+        .unwrap();
+    c.root_expect(
+        "account add test second@test.example pw",
+        "Account successfully added",
+    )
+    .await
+    .unwrap();
+    c.root_expect(
+        "account add test third@test.example pw",
+        "You may have at most 2 accounts on this server",
+    )
+    .await
+    .unwrap();
+    c.root_expect("account list", "second@test.example")
+        .await
+        .unwrap();
+
+    // &bitlbee and one chat channel: a second chat channel is refused ...
+    c.send("JOIN #one").await.unwrap();
+    c.expect(" JOIN :#one").await.unwrap();
+    c.send("JOIN #two").await.unwrap();
+    c.expect(" 405 alice #two :You may have at most 1 chat channels on this server")
+        .await
+        .unwrap();
+    // ... a control channel is not, until there are three channels in all.
+    c.send("JOIN &ctl").await.unwrap();
+    c.expect(" JOIN :&ctl").await.unwrap();
+    c.send("JOIN &more").await.unwrap();
+    c.expect(" 405 alice &more :You may have at most 3 channels on this server")
+        .await
+        .unwrap();
+    c.root_expect(
+        "chat add test room@chat.example #r",
+        "You may have at most 3 channels on this server",
+    )
+    .await
+    .unwrap();
+
+    // A room joined from elsewhere is left again, and the user told.
+    let room = waggle_core::RoomId("elsewhere@chat.example".into());
+    acc.emit_handled(Event::RoomJoined {
+        room: room.clone(),
+        topic: None,
+        occupants: Vec::new(),
+    })
+    .await
+    .unwrap();
+    c.expect("test - Left the group chat elsewhere@chat.example: You may have at most 3 channels")
+        .await
+        .unwrap();
+    assert_eq!(
+        acc.next_non_presence_command().await.unwrap(),
+        waggle_core::Command::LeaveRoom { room }
+    );
+    // Only the three channels exist: nothing was made for what was refused.
+    c.send("LIST").await.unwrap();
+    let listed = c.sync().await.unwrap();
+    let names: Vec<String> = listed
+        .iter()
+        .map(|l| Msg::parse(l))
+        .filter(|m| m.is("322"))
+        .filter_map(|m| m.params.get(1).cloned())
+        .collect();
+    assert_eq!(names.len(), 3, "{listed:#?}");
+    for refused in ["#two", "&more", "#r", "#elsewhere"] {
+        assert!(!names.iter().any(|n| n == refused), "{listed:#?}");
+    }
+}

@@ -104,6 +104,34 @@ async fn resource_select_activity_answers_the_resource_that_wrote() {
 }
 
 #[tokio::test]
+async fn activity_timeout_past_lets_the_server_choose_the_resource() {
+    let p = Prosody::start(&[("alice", "secret"), ("bob", "secret")])
+        .await
+        .unwrap();
+    friends(&p).await;
+    let mut one = XmppContact::connect(&p, "bob", "secret").await.unwrap();
+    let mut two = XmppContact::connect(&p, "bob", "secret").await.unwrap();
+    // activity_timeout 0: the resource that wrote is forgotten at once.
+    let mut a = online(&p, &[("activity_timeout", "0")]).await;
+    let me = format!("alice@{DOMAIN}");
+    two.say(&me, "from the second device").await.unwrap();
+    a.expect(
+        "the message",
+        |e| matches!(e, Event::MessageReceived { body, .. } if body == "from the second device"),
+    )
+    .await
+    .unwrap();
+    a.send(say(&format!("bob@{DOMAIN}"), "the reply"))
+        .await
+        .unwrap();
+    // Sent to the bare JID, so the server gives it to both devices (with
+    // the default timeout only the second one gets it: the test above).
+    assert_eq!(one.expect_body(&me).await.unwrap(), "the reply");
+    assert_eq!(two.expect_body(&me).await.unwrap(), "the reply");
+    a.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_xml_console_shows_the_stream_and_sends_what_it_is_given() {
     let p = Prosody::start(&[("alice", "secret")]).await.unwrap();
     let mut a = online(&p, &[("xmlconsole", "true")]).await;

@@ -28,10 +28,26 @@ const SCOPED: &str = "tests/settings_scoped.rs";
 const XMPP_IRC: &str = "tests/xmpp_irc.rs";
 const ROOMS: &str = "tests/xmpp_irc_rooms.rs";
 const SKYPE: &str = "tests/fixtures/skype";
+const PARITY_SETTINGS: &str = "tests/parity_settings.rs";
+const PARITY_CHATS: &str = "tests/parity_chats.rs";
+const PARITY_XMPP: &str = "tests/parity_xmpp.rs";
 
 /// (scope, setting, where). Scopes: user, account, channel, and the protocols.
 #[rustfmt::skip]
 const COVERED: &[(&str, &str, By)] = &[
+    ("user", "away_devoice", Test(PARITY_SETTINGS, "away_devoice_is_bitlbees_compatibility_switch_for_show_users")),
+    ("user", "display_namechanges", Test(PARITY_SETTINGS, "display_namechanges_says_when_a_contact_renames_itself")),
+    ("user", "mobile_is_away", Test(PARITY_SETTINGS, "mobile_is_away_shows_mobile_contacts_as_away")),
+    ("user", "away_reply_timeout", Test(PARITY_SETTINGS, "a_message_to_an_away_contact_is_answered_with_301_once_per_timeout")),
+    ("account", "handle_unknown", Test(PARITY_SETTINGS, "handle_unknown_add_channel_shows_strangers_in_the_channel_and_keeps_them_temporary")),
+    ("account", "ignore_auth_requests", Test(PARITY_XMPP, "ignore_auth_requests_leaves_them_unanswered")),
+    ("channel", "auto_rejoin", Test(PARITY_CHATS, "auto_rejoin_goes_back_in_after_a_kick_and_a_reconnect")),
+    ("channel", "chat_type", Test(PARITY_CHATS, "a_room_type_channel_does_not_start_ad_hoc_chats")),
+    ("channel", "translate_to_nicks", Test(PARITY_CHATS, "translate_to_nicks_and_display_name_as_the_room_nick")),
+    ("jabber", "activity_timeout", Test(PARITY_XMPP, "activity_timeout_past_lets_the_server_choose_the_resource")),
+    ("jabber", "resource_select", Test(PARITY_XMPP, "resource_select_activity_answers_the_resource_that_wrote")),
+    ("jabber", "sasl", Test(PARITY_XMPP, "sasl_chooses_and_excludes_mechanisms")),
+    ("jabber", "xmlconsole", Test(PARITY_XMPP, "the_xml_console_shows_the_stream_and_sends_what_it_is_given")),
     ("user", "auto_connect", Test(USER, "auto_connect_and_auto_reconnect_decide_when_accounts_log_in")),
     ("user", "auto_reconnect", Test(USER, "auto_connect_and_auto_reconnect_decide_when_accounts_log_in")),
     ("user", "auto_reconnect_delay", Test("tests/hardening.rs", "a_panicking_backend_is_restarted_and_the_user_told")),
@@ -112,18 +128,6 @@ const COVERED: &[(&str, &str, By)] = &[
     ("skype", "test_join", Transcript("test-join-bitlbee.mock")),
 ];
 
-/// Settings the gateway does not act on yet: the BitlBee-parity work brings
-/// their behaviour, with its tests in `tests/parity*.rs`. Until then they are
-/// named loudly on every run; once a parity test sets one, it must move to
-/// `COVERED` (`parity_tests_take_over` fails, saying the line to write).
-const AWAITING_PARITY: &[(&str, &str)] = &[
-    ("user", "away_devoice"),
-    ("user", "display_namechanges"),
-    ("user", "ignore_auth_requests"),
-    ("user", "mobile_is_away"),
-    ("channel", "auto_rejoin"),
-];
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -162,38 +166,10 @@ fn test_body(file: &str, name: &str) -> Result<String, String> {
     Ok(rest[..end].to_string())
 }
 
-/// Test functions in tests/parity*.rs that set `name` (`set <name> …`, or the
-/// name as a string, as in an account's settings).
-fn parity_tests_for(name: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir(root().join("tests")) else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if !(file.starts_with("parity") && file.ends_with(".rs")) {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for chunk in text.split("\nasync fn ").skip(1) {
-            let fn_name = chunk.split('(').next().unwrap_or("");
-            let body = chunk.split("\n}").next().unwrap_or("");
-            if body.contains(&format!("set {name} ")) || body.contains(&format!("\"{name}\"")) {
-                found.push(format!("tests/{file}::{fn_name}"));
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn every_setting_has_a_test_that_changes_it() {
     let registry = registry();
-    let listed: BTreeSet<(&str, &str)> = COVERED
-        .iter()
-        .map(|(s, n, _)| (*s, *n))
-        .chain(AWAITING_PARITY.iter().copied())
-        .collect();
+    let listed: BTreeSet<(&str, &str)> = COVERED.iter().map(|(s, n, _)| (*s, *n)).collect();
     let missing: Vec<_> = registry.difference(&listed).collect();
     assert!(
         missing.is_empty(),
@@ -226,32 +202,4 @@ fn each_named_test_exists_and_sets_its_setting() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-}
-
-#[test]
-fn parity_tests_take_over() {
-    let mut waiting = Vec::new();
-    let mut landed = Vec::new();
-    for (scope, name) in AWAITING_PARITY {
-        match parity_tests_for(name).first() {
-            None => waiting.push(format!("{scope} {name}")),
-            Some(found) => {
-                let (file, test) = found.split_once("::").unwrap_or((found, ""));
-                landed.push(format!(
-                    "(\"{scope}\", \"{name}\", Test(\"{file}\", \"{test}\")),"
-                ));
-            }
-        }
-    }
-    if !waiting.is_empty() {
-        eprintln!(
-            "*** NOT YET COVERED, awaiting the BitlBee-parity tests: {} ***",
-            waiting.join(", ")
-        );
-    }
-    assert!(
-        landed.is_empty(),
-        "parity tests now cover these: move them from AWAITING_PARITY to COVERED:\n{}",
-        landed.join("\n")
-    );
 }

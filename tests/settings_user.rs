@@ -208,7 +208,7 @@ async fn simulate_netsplit_decides_the_quit_reason_of_a_dropped_account() {
     let l = c.expect(":bob!bob@test.example QUIT").await.unwrap();
     assert_eq!(
         canon(&l),
-        ":bob!bob@test.example QUIT :localhost im.gateway"
+        ":bob!bob@test.example QUIT :waggle.localhost test.localhost"
     );
     c.root("account test off").await.unwrap();
     c.root("set simulate_netsplit false").await.unwrap();
@@ -224,7 +224,7 @@ async fn simulate_netsplit_decides_the_quit_reason_of_a_dropped_account() {
     .await
     .unwrap();
     let l = c.expect(":bob!bob@test.example QUIT").await.unwrap();
-    assert_eq!(canon(&l), ":bob!bob@test.example QUIT :Leaving...");
+    assert_eq!(canon(&l), ":bob!bob@test.example QUIT :Account off-line");
 }
 
 #[tokio::test]

@@ -195,7 +195,7 @@ async fn delayed_messages_with_server_time_and_with_the_prefix() {
     let l = d.expect("from the past").await.unwrap();
     assert_eq!(
         canon(&l),
-        ":bob!bob@localhost PRIVMSG alice :[2020-09-13 12:26:40] from the past"
+        ":bob!bob@localhost PRIVMSG alice :\x02[\x02\x02\x022020-09-13 12:26:40\x02]\x02 from the past"
     );
     // Not delayed: no prefix, and the time it arrived.
     bob.say("alice@localhost", "right now").await.unwrap();

@@ -52,6 +52,8 @@ pub struct GatewayOptions {
     pub with_test_backend: bool,
     /// What the `test` backend declares it can do (everything by default).
     pub capabilities: waggle_core::Capabilities,
+    /// What one user may hold.
+    pub user_limits: waggle_irc::UserLimits,
 }
 
 impl Default for GatewayOptions {
@@ -72,6 +74,7 @@ impl Default for GatewayOptions {
             register_before_connect: d.register_before_connect,
             with_test_backend: true,
             capabilities: crate::backend::ALL_CAPABILITIES,
+            user_limits: d.user_limits,
         }
     }
 }
@@ -98,6 +101,7 @@ impl GatewayOptions {
             max_connections: self.max_connections,
             max_connections_per_address: self.max_connections_per_address,
             register_before_connect: self.register_before_connect,
+            user_limits: self.user_limits,
             ..ServerConfig::default()
         }
     }

@@ -166,11 +166,19 @@ struct Ports {
 }
 
 impl Ports {
+    /// Three distinct free ports: the listeners are held until all are
+    /// bound, so the kernel cannot hand out one port twice.
     fn pick() -> Result<Ports> {
+        let held: Vec<TcpListener> = (0..3)
+            .map(|_| TcpListener::bind("127.0.0.1:0").context("bind a free port"))
+            .collect::<Result<_>>()?;
+        let port = |i: usize| -> Result<u16> {
+            Ok(held.get(i).context("a held port")?.local_addr()?.port())
+        };
         Ok(Ports {
-            c2s: free_port()?,
-            tls: free_port()?,
-            component: free_port()?,
+            c2s: port(0)?,
+            tls: port(1)?,
+            component: port(2)?,
         })
     }
 }
@@ -192,11 +200,6 @@ impl std::fmt::Debug for Prosody {
             .field("options", &self.options)
             .finish()
     }
-}
-
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("bind a free port")?;
-    Ok(l.local_addr()?.port())
 }
 
 /// Colon-separated upper-case hex, as the backend prints fingerprints.
@@ -467,10 +470,10 @@ impl Prosody {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
             let log = self.log_since(from);
-            if let Some(line) = log
-                .lines()
-                .find(|l| l.contains("Failed to open server port"))
-            {
+            if let Some(line) = log.lines().find(|l| {
+                l.contains("Failed to open server port")
+                    || l.contains("Multiple services configured to listen on the same port")
+            }) {
                 return Ok(Started::PortTaken(line.to_string()));
             }
             if wanted.iter().all(|w| log.contains(w.as_str())) {

@@ -50,6 +50,31 @@ pub struct ServerConfig {
     pub flood_max_queue: u32,
     /// Outgoing lines queued for a slow client before it is dropped (SendQ).
     pub sendq_lines: usize,
+    /// What one user may hold.
+    pub user_limits: UserLimits,
+}
+
+/// The most one user may hold: what a stranger on an open instance can make
+/// the gateway keep and work for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserLimits {
+    /// IM accounts (`account add`).
+    pub accounts: usize,
+    /// Channels of every kind (`/join` of a new channel, `chat add`, rooms
+    /// joined from elsewhere).
+    pub channels: usize,
+    /// Chat channels among them: each one is a group chat the gateway joins.
+    pub chats: usize,
+}
+
+impl Default for UserLimits {
+    fn default() -> Self {
+        UserLimits {
+            accounts: 25,
+            channels: 200,
+            chats: 100,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -70,6 +95,7 @@ impl Default for ServerConfig {
             flood_rate: 1000,
             flood_max_queue: 200,
             sendq_lines: 4096,
+            user_limits: UserLimits::default(),
         }
     }
 }

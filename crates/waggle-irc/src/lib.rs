@@ -29,7 +29,7 @@ pub mod tls;
 mod user;
 mod users;
 
-pub use config::{AuthMode, ServerConfig};
+pub use config::{AuthMode, ServerConfig, UserLimits};
 pub use memlog::MemoryLog;
 pub use server::{Gateway, GatewayError, Listener};
 pub use tls::{ServerTls, TlsError};

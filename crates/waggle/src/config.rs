@@ -25,6 +25,8 @@ pub struct Config {
     pub storage: Storage,
     /// How long messages are kept.
     pub history: History,
+    /// What one user may hold.
+    pub limits: Limits,
     /// Logging.
     pub log: Log,
     /// The XMPP component; off when absent.
@@ -112,6 +114,29 @@ impl Default for Flood {
             burst: d.flood_burst,
             rate: d.flood_rate,
             max_queue: d.flood_max_queue,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// IM accounts one user may add.
+    pub accounts_per_user: usize,
+    /// Channels one user may have, of every kind.
+    pub channels_per_user: usize,
+    /// Chat channels (group chats) among them.
+    pub chats_per_user: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let d = waggle_irc::UserLimits::default();
+        Limits {
+            accounts_per_user: d.accounts,
+            channels_per_user: d.channels,
+            chats_per_user: d.chats,
         }
     }
 }
@@ -222,6 +247,12 @@ impl Config {
         if s.sendq_lines < 256 {
             bail!("server.sendq_lines must be at least 256 (one help reply is dozens of lines)");
         }
+        let l = &self.limits;
+        if l.accounts_per_user == 0 || l.channels_per_user == 0 || l.chats_per_user == 0 {
+            bail!(
+                "limits.accounts_per_user, channels_per_user and chats_per_user must be at least 1"
+            );
+        }
         if self.flood.burst == 0 || self.flood.rate == 0 {
             bail!("flood.burst and flood.rate must be at least 1");
         }
@@ -302,6 +333,11 @@ impl Config {
             flood_rate: self.flood.rate,
             flood_max_queue: self.flood.max_queue,
             sendq_lines: s.sendq_lines,
+            user_limits: waggle_irc::UserLimits {
+                accounts: self.limits.accounts_per_user,
+                channels: self.limits.channels_per_user,
+                chats: self.limits.chats_per_user,
+            },
         })
     }
 }
@@ -369,6 +405,28 @@ mod tests {
         assert!(Config::parse("[history]\nmax_age_days = 100000\n").is_err());
         assert!(Config::parse("[history]\nmax_messages = 0\n").is_err());
         assert!(Config::parse("[history]\nmax_messages = -1\n").is_err());
+    }
+
+    #[test]
+    fn limits_reach_the_front_end_and_zero_is_refused() {
+        let limits = Config::parse("[limits]\naccounts_per_user = 3\nchats_per_user = 7\n")
+            .and_then(|c| c.server_config())
+            .map(|s| s.user_limits)
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            limits,
+            Ok(waggle_irc::UserLimits {
+                accounts: 3,
+                channels: 200,
+                chats: 7,
+            })
+        );
+        for key in ["accounts_per_user", "channels_per_user", "chats_per_user"] {
+            assert!(
+                Config::parse(&format!("[limits]\n{key} = 0\n")).is_err(),
+                "{key}"
+            );
+        }
         assert!(Config::parse("[storage]\nunattended_key = \"\"\n").is_err());
         assert!(Config::parse("[storage]\npassword_hash_workers = 1000\n").is_err());
         // Without a key file, the store opens without an unattended key.

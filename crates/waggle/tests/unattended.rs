@@ -231,7 +231,11 @@ async fn kill_9_with_the_unattended_key_loses_nothing() {
     let (_c, lines) = attach(port, "alice", &[]).await;
     let replayed: Vec<String> = from_bob(&lines)
         .into_iter()
-        .map(|t| t.split_once("] ").map(|x| x.1.to_string()).unwrap_or(t))
+        .map(|t| {
+            t.split_once("\u{2}]\u{2} ")
+                .map(|x| x.1.to_string())
+                .unwrap_or(t)
+        })
         .collect();
     assert_eq!(
         replayed,

@@ -166,6 +166,24 @@ async fn add(s: &mut Cx<'_>, args: &[String]) {
         ));
         return;
     }
+    // The accounts the gateway makes itself are not the user's to count.
+    let added = s
+        .accounts
+        .iter()
+        .filter(|a| {
+            s.shared
+                .protocols
+                .get(&a.rec.protocol)
+                .is_none_or(|b| b.implicit_account(&s.nick).is_none())
+        })
+        .count();
+    let most = s.shared.config.user_limits.accounts;
+    if added >= most {
+        s.root_say(&format!(
+            "You may have at most {most} accounts on this server (see account list; account del removes one)"
+        ));
+        return;
+    }
     let handle = args[1].clone();
     if s.accounts
         .iter()

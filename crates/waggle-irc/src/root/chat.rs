@@ -135,6 +135,9 @@ pub(super) async fn chat(s: &mut Cx<'_>, args: &[String]) {
                     "A channel named `{channel}' already exists. Join with \x02/join {channel}\x02 or see \x02help channel\x02 to modify it"
                 ));
             }
+            if let Some(why) = s.channel_limit_reached(true) {
+                return s.root_say(&why);
+            }
             let tag = s
                 .account_by_id(id)
                 .map(|a| a.rec.tag.clone())

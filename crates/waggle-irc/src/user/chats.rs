@@ -94,6 +94,16 @@ impl Cx<'_> {
                 name
             }
             None => {
+                if let Some(why) = self.channel_limit_reached(true) {
+                    // Not kept: the gateway leaves the room again.
+                    let _ = self.send_command(account, Command::LeaveRoom { room: room.clone() });
+                    let tag = self
+                        .account_by_id(account)
+                        .map(|a| a.rec.tag.clone())
+                        .unwrap_or_default();
+                    self.root_say(&format!("{tag} - Left the group chat {}: {why}", room.0));
+                    return;
+                }
                 // A room we did not ask for (ad-hoc chat, invitation accepted elsewhere):
                 // named like BitlBee does, `#` and the room id (its part before `@`)
                 // without characters a channel name can't hold, cut to 24 characters
@@ -341,7 +351,10 @@ impl Cx<'_> {
         {
             name = format!("#{nick}");
         }
-        if name.len() < 2 || !crate::nick::is_valid_channel(&name) || self.channel(&name).is_some()
+        if name.len() < 2
+            || !crate::nick::is_valid_channel(&name)
+            || self.channel(&name).is_some()
+            || self.channel_limit_reached(true).is_some()
         {
             return None;
         }

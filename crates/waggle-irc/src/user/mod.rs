@@ -175,6 +175,26 @@ impl User {
         self.cfg.away.as_deref()
     }
 
+    /// Why the user may not have one more channel (a chat channel when
+    /// `chat`), or `None` when they may.
+    pub(crate) fn channel_limit_reached(&self, chat: bool) -> Option<String> {
+        let limits = self.shared.config.user_limits;
+        if self.channels.len() >= limits.channels {
+            return Some(format!(
+                "You may have at most {} channels on this server",
+                limits.channels
+            ));
+        }
+        let chats = self.channels.iter().filter(|c| c.is_chat()).count();
+        if chat && chats >= limits.chats {
+            return Some(format!(
+                "You may have at most {} chat channels on this server",
+                limits.chats
+            ));
+        }
+        None
+    }
+
     pub(crate) fn channel(&self, name: &str) -> Option<&Channel> {
         let lower = crate::nick::irc_lower(name);
         self.channels

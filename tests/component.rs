@@ -405,6 +405,17 @@ async fn add_from_irc_asks_the_contact_and_a_refusal_is_told() {
 async fn a_blocked_stranger_is_refused_without_a_question() {
     let (_p, _gw, mut alice, mut bob) = setup().await;
     alice.root("block gw bob@localhost").await.unwrap();
+    // The account applies the block on its own task: its list says when.
+    let mut listed = false;
+    for _ in 0..100 {
+        let list = alice.root("block gw").await.unwrap();
+        if list.iter().any(|l| l.starts_with("bob@localhost")) {
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(listed, "the block never reached the account's list");
     bob.presence_to(&alice_jid(), PresenceType::Subscribe)
         .await
         .unwrap();

@@ -484,6 +484,7 @@ impl Account<'_> {
             return;
         }
         self.lists.insert(key.clone(), kind);
+        self.report_lists().await;
         let pending = self.roster.get(&key).is_some_and(|e| e.pending_in);
         if pending {
             let entry = self.roster.get(&key).cloned();

@@ -183,6 +183,7 @@ impl Account<'_> {
             let contact = self.resources.contact(entry);
             self.ctx.emit(Event::ContactUpdated(contact)).await;
         }
+        self.report_lists().await;
         self.link_changed().await;
         self.ask_pending().await;
         self.drain_inbox().await;
@@ -374,6 +375,23 @@ impl Account<'_> {
             })
             .await;
         }
+    }
+
+    /// The block and allow lists, for `block <account>` / `allow <account>`:
+    /// sent once they are loaded and after every change, so what root lists
+    /// is what the account applies.
+    async fn report_lists(&self) {
+        let mut blocked = Vec::new();
+        let mut allowed = Vec::new();
+        for (contact, kind) in &self.lists {
+            match kind {
+                ListKind::Block => blocked.push(contact.clone()),
+                ListKind::Allow => allowed.push(contact.clone()),
+            }
+        }
+        blocked.sort();
+        allowed.sort();
+        self.emit(Event::BlockList { blocked, allowed }).await;
     }
 
     /// Report an event.

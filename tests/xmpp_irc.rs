@@ -164,6 +164,54 @@ fn delayed(to: &str, body: &str, stamp: &str) -> Message {
 }
 
 #[tokio::test]
+async fn a_stamp_past_year_9999_is_shown_as_now_and_the_session_lives_on() {
+    let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
+    let gw = XmppGateway::start().await.unwrap();
+    let (mut c, mut bob) = online(&p, &gw, &["server-time"], &[]).await;
+    c.root_expect("register s3cret", "Account successfully created")
+        .await
+        .unwrap();
+    let mut d = gw.client("alice").await.unwrap();
+    d.root_expect("identify s3cret", "Password accepted")
+        .await
+        .unwrap();
+    d.sync().await.unwrap();
+    bob.send(delayed(
+        "alice@localhost",
+        "from the far future",
+        "9999-12-31T23:59:59-23:59",
+    ))
+    .await
+    .unwrap();
+    // Shown at the time it arrived: no prefix, a time tag of now.
+    let l = d.expect("from the far future").await.unwrap();
+    assert_eq!(
+        canon(&l),
+        ":bob!bob@localhost PRIVMSG alice :from the far future"
+    );
+    let l = c.expect("from the far future").await.unwrap();
+    let at = time::OffsetDateTime::parse(
+        Msg::parse(&l).tag("time").unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let age = time::OffsetDateTime::now_utc() - at;
+    assert!(
+        age >= -time::Duration::seconds(1) && age < time::Duration::minutes(1),
+        "{l}"
+    );
+    // The session lives: the next message arrives on both clients, and a
+    // new client can still identify and attach.
+    bob.say("alice@localhost", "and the next one").await.unwrap();
+    c.expect("and the next one").await.unwrap();
+    d.expect("and the next one").await.unwrap();
+    let mut e = gw.client("alice").await.unwrap();
+    e.root_expect("identify s3cret", "Password accepted")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn delayed_messages_with_server_time_and_with_the_prefix() {
     let p = Prosody::start(&[("alice", PW), ("bob", PW)]).await.unwrap();
     let gw = XmppGateway::start().await.unwrap();

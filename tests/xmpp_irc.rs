@@ -202,7 +202,9 @@ async fn a_stamp_past_year_9999_is_shown_as_now_and_the_session_lives_on() {
     );
     // The session lives: the next message arrives on both clients, and a
     // new client can still identify and attach.
-    bob.say("alice@localhost", "and the next one").await.unwrap();
+    bob.say("alice@localhost", "and the next one")
+        .await
+        .unwrap();
     c.expect("and the next one").await.unwrap();
     d.expect("and the next one").await.unwrap();
     let mut e = gw.client("alice").await.unwrap();

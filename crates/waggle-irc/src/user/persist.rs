@@ -259,6 +259,9 @@ impl Cx<'_> {
                 }
             }
         }
+        // The user's span was named at start; an anonymous session gets its
+        // name now.
+        tracing::Span::current().record("name", tracing::field::display(&login.name));
         self.login = Some(login);
         if force {
             let ids: Vec<AccountId> = self

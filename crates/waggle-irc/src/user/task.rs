@@ -58,7 +58,12 @@ pub(crate) fn spawn(shared: Arc<Shared>, start: Start) -> mpsc::Sender<UserInput
         Start::Login(l) | Start::Unattended(l) => l.name.clone(),
         Start::Anonymous => String::new(),
     };
-    let span = info_span!("user", name = %name);
+    // Empty until known: an anonymous session is named when it registers
+    // or identifies (see `adopt_login`).
+    let span = info_span!("user", name = tracing::field::Empty);
+    if !name.is_empty() {
+        span.record("name", tracing::field::display(&name));
+    }
     let user = User {
         cancel: shared.shutdown.child_token(),
         tracker: shared.tracker.clone(),

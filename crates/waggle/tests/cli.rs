@@ -2,8 +2,12 @@
 //! started with `--listen`/`--database`, stopped with SIGTERM, and started again.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod irc;
+
+use irc::Irc;
+
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -133,53 +137,6 @@ fn start(db: &Path, port: u16) -> Daemon {
         .spawn()
         .unwrap();
     Daemon(child)
-}
-
-struct Irc {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Irc {
-    fn connect(port: u16) -> Irc {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match TcpStream::connect(("127.0.0.1", port)) {
-                Ok(s) => {
-                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                    return Irc {
-                        reader: BufReader::new(s.try_clone().unwrap()),
-                        writer: s,
-                    };
-                }
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(e) => panic!("gateway never listened: {e}"),
-            }
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .unwrap();
-    }
-
-    fn expect(&mut self, needle: &str) -> String {
-        let mut seen = Vec::new();
-        for _ in 0..500 {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            if line.contains(needle) {
-                return line;
-            }
-            seen.push(line);
-        }
-        panic!("never saw {needle:?}; saw {seen:#?}");
-    }
 }
 
 #[test]

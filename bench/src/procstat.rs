@@ -36,6 +36,8 @@ pub struct Memory {
 pub struct Watched {
     pid: u32,
     seen: Arc<Mutex<HashMap<u32, u64>>>,
+    /// Each thread's name (`comm`), read when it is first seen.
+    names: Arc<Mutex<HashMap<u32, String>>>,
 }
 
 impl Watched {
@@ -44,6 +46,7 @@ impl Watched {
         let w = Watched {
             pid,
             seen: Arc::new(Mutex::new(HashMap::new())),
+            names: Arc::new(Mutex::new(HashMap::new())),
         };
         let bg = w.clone();
         tokio::spawn(async move {
@@ -82,12 +85,35 @@ impl Watched {
                 now.push((tid, ns));
             }
         }
+        if let Ok(mut names) = self.names.lock() {
+            for (tid, _) in &now {
+                names.entry(*tid).or_insert_with(|| {
+                    std::fs::read_to_string(format!("/proc/{}/task/{tid}/comm", self.pid))
+                        .map(|n| n.trim_end().to_string())
+                        .unwrap_or_default()
+                });
+            }
+        }
         if let Ok(mut seen) = self.seen.lock() {
             for (tid, ns) in now {
                 seen.insert(tid, ns);
             }
         }
         true
+    }
+
+    /// CPU time used so far by the threads whose name starts with `name`
+    /// (the kernel keeps 15 characters of a thread's name), in nanoseconds.
+    pub fn thread_cpu_ns(&self, name: &str) -> u64 {
+        self.sample();
+        let comm = name.get(..15).unwrap_or(name);
+        let (Ok(seen), Ok(names)) = (self.seen.lock(), self.names.lock()) else {
+            return 0;
+        };
+        seen.iter()
+            .filter(|(tid, _)| names.get(tid).is_some_and(|n| n == comm))
+            .map(|(_, ns)| ns)
+            .sum()
     }
 
     /// CPU time used so far (user and system), in nanoseconds.

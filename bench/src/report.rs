@@ -154,6 +154,20 @@ fn rows(w: &WorkloadResult) -> Vec<Row> {
             }
         })
     });
+    row(
+        "of which the message log (its writer thread: SQLite insert and commit), all message phases".into(),
+        false,
+        &|r| {
+            let messages = r.phases.iter().filter(|p| {
+                mode(p.phase).is_some() && p.flow.as_ref().is_some_and(|f| f.lost == 0)
+            });
+            let (ns, n) = messages.fold((0u64, 0u64), |(c, n), p| (c + p.log_writer_ns, n + p.units));
+            (n > 0 && ns > 0).then(|| {
+                let v = ns as f64 / n as f64 / 1e3;
+                (fmt_us(v), v)
+            })
+        },
+    );
     for &p in &phases {
         let Some((dir, how)) = mode(p) else { continue };
         row(

@@ -150,6 +150,9 @@ impl Phase {
     }
 }
 
+/// The name of Waggle's message log writer thread (see waggle-store).
+const LOG_WRITER_THREAD: &str = "waggle-log-writer";
+
 /// The figures of one phase.
 #[derive(Debug, Clone)]
 pub struct PhaseResult {
@@ -157,6 +160,9 @@ pub struct PhaseResult {
     pub phase: Phase,
     /// The gateway's CPU time over the phase.
     pub cpu_ns: u64,
+    /// The part of it spent by Waggle's message log writer thread (SQLite
+    /// inserts and commits); 0 for BitlBee.
+    pub log_writer_ns: u64,
     /// How long it took.
     pub wall: Duration,
     /// What it did: users set up or logged in, or messages delivered.
@@ -269,10 +275,16 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
     for phase in w.phases() {
         run.hook(&phase.name());
         let cpu0 = run.gw.watched().cpu_ns();
+        let writer0 = run.gw.watched().thread_cpu_ns(LOG_WRITER_THREAD);
         let t0 = Instant::now();
         let outcome = run.phase(phase).await;
         run.gw.watched().settle(run.scaled(3)).await;
         let cpu = run.gw.watched().cpu_ns().saturating_sub(cpu0);
+        let log_writer_ns = run
+            .gw
+            .watched()
+            .thread_cpu_ns(LOG_WRITER_THREAD)
+            .saturating_sub(writer0);
         let wall = t0.elapsed();
         match outcome {
             Ok((units, flow)) => {
@@ -292,6 +304,7 @@ pub async fn run(kind: Kind, w: &Workload, opts: &Options, dir: &Path) -> Result
                 phases.push(PhaseResult {
                     phase,
                     cpu_ns: cpu,
+                    log_writer_ns,
                     wall,
                     units,
                     flow,

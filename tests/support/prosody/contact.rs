@@ -88,10 +88,23 @@ impl XmppContact {
         Self::online(client, jid).await
     }
 
-    /// Wait until bound, then send initial presence (only available sessions get
-    /// messages and subscription requests sent to the bare JID).
+    /// Wait until bound, ask for the roster, then send initial presence, as a
+    /// client does: only available sessions get messages and subscription
+    /// requests sent to the bare JID, and only sessions that asked for the
+    /// roster get the answers to their own requests (`subscribed`,
+    /// `unsubscribed`: RFC 6121 routes them to "interested" resources).
     async fn online(client: Client, jid: BareJid) -> Result<XmppContact> {
         let mut c = Self::bound(client, jid).await?;
+        let id = c.id();
+        c.iq(Iq::from_get(
+            id,
+            Roster {
+                ver: None,
+                items: Vec::new(),
+            },
+        ))
+        .await
+        .context("the roster")?;
         c.available(None, None).await?;
         Ok(c)
     }

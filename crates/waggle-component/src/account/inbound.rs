@@ -6,10 +6,9 @@
 use std::time::SystemTime;
 
 use waggle_core::{Event, MessageIds, RoomId};
+use waggle_xmpp::convert::iq as iqc;
 use waggle_xmpp::convert::message::{self as msg, Chat, Inbound};
 use waggle_xmpp::convert::presence::{self as pres, Kind};
-use waggle_xmpp::convert::{condition_name, error_text, iq as iqc};
-use xmpp_parsers::disco::DiscoItemsResult;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
@@ -17,7 +16,6 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, StanzaError};
-use xmpp_parsers::vcard::VCard;
 
 use super::{Account, AfterAck, Pending};
 use crate::roster::Inbound as Sub;
@@ -248,50 +246,27 @@ impl Account<'_> {
         };
         match (why, result) {
             (Pending::VCard(handle), result) => {
-                let mut lines = match result {
-                    Ok(Some(p)) => VCard::try_from(p)
-                        .map(|v| iqc::vcard_lines(&v))
-                        .unwrap_or_default(),
-                    Ok(None) => vec![],
-                    Err(e) => vec![format!(
-                        "No profile available ({})",
-                        condition_name(&e.defined_condition)
-                    )],
-                };
+                let mut lines = iqc::profile_lines(result);
                 if lines.is_empty() {
                     lines.push("No profile available".into());
                 }
                 self.emit(Event::Info { handle, lines }).await;
             }
-            (Pending::RoomList(_), Ok(payload)) => {
-                let rooms = payload
-                    .and_then(|p| DiscoItemsResult::try_from(p).ok())
-                    .map(|items| iqc::room_list(&items))
-                    .unwrap_or_default();
-                self.emit(Event::RoomList { rooms }).await;
+            (Pending::RoomList(service), result) => {
+                self.tell(iqc::room_answer(iqc::RoomRequest::List(&service), result))
+                    .await
             }
-            (Pending::RoomList(service), Err(e)) => {
-                self.error(format!(
-                    "Could not list the chatrooms on {service}: {}",
-                    error_text(&e)
+            (Pending::Kick(room, nick), result) => {
+                self.tell(iqc::room_answer(
+                    iqc::RoomRequest::Kick(&room, &nick),
+                    result,
                 ))
                 .await
             }
-            (Pending::Kick(room, nick), Err(e)) => {
-                self.error(format!(
-                    "Could not kick {nick} from {room}: {}",
-                    error_text(&e)
-                ))
-                .await
+            (Pending::RoomConfig(room), result) => {
+                self.tell(iqc::room_answer(iqc::RoomRequest::Configure(&room), result))
+                    .await
             }
-            (Pending::RoomConfig(room), Err(e)) => {
-                self.error(format!(
-                    "Could not configure new room {room}: {}",
-                    error_text(&e)
-                ))
-                .await
-            }
-            (Pending::Kick(..) | Pending::RoomConfig(_), Ok(_)) => {}
         }
     }
 }

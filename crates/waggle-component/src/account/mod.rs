@@ -399,6 +399,13 @@ impl Account<'_> {
         self.ctx.emit(event).await;
     }
 
+    /// Report an event when there is one.
+    async fn tell(&self, event: Option<Event>) {
+        if let Some(event) = event {
+            self.emit(event).await;
+        }
+    }
+
     /// Report an error line.
     async fn error(&self, text: impl Into<String>) {
         self.emit(Event::Error { text: text.into() }).await;

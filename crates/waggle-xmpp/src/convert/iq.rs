@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use waggle_core::{Contact, Presence as CorePresence};
+use waggle_core::{Contact, Event, Presence as CorePresence};
 use xmpp_parsers::blocking::{Block, Unblock};
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
 use xmpp_parsers::iq::Iq;
@@ -12,6 +12,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 use xmpp_parsers::roster::{Group, Item, Roster, Subscription};
+use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::vcard::VCard;
 use xmpp_parsers::version::VersionResult;
 
@@ -88,6 +89,63 @@ fn flatten(el: &Element) -> String {
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The profile lines of `info` from the answer to a vCard request: empty
+/// when there is no vCard, the reason when the request failed.
+pub fn profile_lines(answer: Result<Option<Element>, StanzaError>) -> Vec<String> {
+    match answer {
+        Ok(Some(p)) => VCard::try_from(p)
+            .map(|v| vcard_lines(&v))
+            .unwrap_or_default(),
+        Ok(None) => Vec::new(),
+        Err(e) => vec![format!(
+            "No profile available ({})",
+            super::condition_name(&e.defined_condition)
+        )],
+    }
+}
+
+/// A request about group chats whose answer is only told to the user.
+#[derive(Debug, Clone, Copy)]
+pub enum RoomRequest<'a> {
+    /// `chat list` on this service.
+    List(&'a str),
+    /// Kicking this occupant (room, nick).
+    Kick(&'a str, &'a str),
+    /// Accepting this new room's default configuration.
+    Configure(&'a BareJid),
+}
+
+/// What the user is told of the answer to `request`: `chat list`'s rooms, or
+/// why the request failed; `None` when a success needs no word.
+pub fn room_answer(
+    request: RoomRequest<'_>,
+    answer: Result<Option<Element>, StanzaError>,
+) -> Option<Event> {
+    let failed = |what: String, e: &StanzaError| {
+        Some(Event::Error {
+            text: format!("{what}: {}", super::error_text(e)),
+        })
+    };
+    match (request, answer) {
+        (RoomRequest::List(_), Ok(payload)) => Some(Event::RoomList {
+            rooms: payload
+                .and_then(|p| DiscoItemsResult::try_from(p).ok())
+                .map(|items| room_list(&items))
+                .unwrap_or_default(),
+        }),
+        (RoomRequest::List(service), Err(e)) => {
+            failed(format!("Could not list the chatrooms on {service}"), &e)
+        }
+        (RoomRequest::Kick(room, nick), Err(e)) => {
+            failed(format!("Could not kick {nick} from {room}"), &e)
+        }
+        (RoomRequest::Configure(room), Err(e)) => {
+            failed(format!("Could not configure new room {room}"), &e)
+        }
+        (RoomRequest::Kick(..) | RoomRequest::Configure(_), Ok(_)) => None,
+    }
 }
 
 /// The profile lines of a vCard, in BitlBee's order and words.
@@ -221,6 +279,53 @@ pub fn version(user_agent: &str) -> VersionResult {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+
+    #[test]
+    fn room_answers_say_what_failed_and_successes_of_kicks_say_nothing() {
+        let forbidden = || StanzaError::new(ErrorType::Auth, DefinedCondition::Forbidden, "en", "");
+        let room = BareJid::new("attic@conference.example.org").unwrap();
+        let texts: Vec<String> = [
+            room_answer(
+                RoomRequest::List("conference.example.org"),
+                Err(forbidden()),
+            ),
+            room_answer(
+                RoomRequest::Kick("attic@conference.example.org", "bob"),
+                Err(forbidden()),
+            ),
+            room_answer(RoomRequest::Configure(&room), Err(forbidden())),
+        ]
+        .into_iter()
+        .map(|e| match e {
+            Some(Event::Error { text }) => text,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+        assert!(
+            texts[0].starts_with("Could not list the chatrooms on conference.example.org: "),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].starts_with("Could not kick bob from attic@conference.example.org: "),
+            "{texts:?}"
+        );
+        assert!(
+            texts[2].starts_with("Could not configure new room attic@conference.example.org: "),
+            "{texts:?}"
+        );
+        assert!(room_answer(RoomRequest::Kick("r", "n"), Ok(None)).is_none());
+        assert!(room_answer(RoomRequest::Configure(&room), Ok(None)).is_none());
+        assert!(matches!(
+            room_answer(RoomRequest::List("s"), Ok(None)),
+            Some(Event::RoomList { rooms }) if rooms.is_empty()
+        ));
+        assert_eq!(profile_lines(Ok(None)), Vec::<String>::new());
+        assert_eq!(
+            profile_lines(Err(forbidden())),
+            ["No profile available (forbidden)"]
+        );
+    }
 
     #[test]
     fn vcard_rendering() {

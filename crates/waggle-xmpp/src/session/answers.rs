@@ -9,11 +9,10 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 use xmpp_parsers::roster::{Roster as RosterQuery, Subscription};
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
-use xmpp_parsers::vcard::VCard;
 
 use super::{Pending, Session};
+use crate::convert::error_text;
 use crate::convert::iq as iqc;
-use crate::convert::{condition_name, error_text};
 use crate::error::XmppError;
 
 impl Session<'_> {
@@ -138,16 +137,7 @@ impl Session<'_> {
                     .await
             }
             (Pending::VCard(handle), result) => {
-                let mut lines = match result {
-                    Ok(Some(p)) => VCard::try_from(p)
-                        .map(|v| iqc::vcard_lines(&v))
-                        .unwrap_or_default(),
-                    Ok(None) => vec![],
-                    Err(e) => vec![format!(
-                        "No profile available ({})",
-                        condition_name(&e.defined_condition)
-                    )],
-                };
+                let mut lines = iqc::profile_lines(result);
                 if let Ok(jid) = BareJid::new(&handle)
                     && self.roster.item(&jid).is_some()
                 {
@@ -236,33 +226,20 @@ impl Session<'_> {
                     self.muc_service = Some(jid);
                 }
             }
-            (Pending::RoomList(_), Ok(payload)) => {
-                let rooms = payload
-                    .and_then(|p| DiscoItemsResult::try_from(p).ok())
-                    .map(|items| iqc::room_list(&items))
-                    .unwrap_or_default();
-                self.emit(Event::RoomList { rooms }).await;
+            (Pending::RoomList(service), result) => {
+                self.tell(iqc::room_answer(iqc::RoomRequest::List(&service), result))
+                    .await
             }
-            (Pending::RoomList(service), Err(e)) => {
-                self.error(format!(
-                    "Could not list the chatrooms on {service}: {}",
-                    error_text(&e)
+            (Pending::Kick(room, nick), result) => {
+                self.tell(iqc::room_answer(
+                    iqc::RoomRequest::Kick(&room, &nick),
+                    result,
                 ))
                 .await
             }
-            (Pending::Kick(room, nick), Err(e)) => {
-                self.error(format!(
-                    "Could not kick {nick} from {room}: {}",
-                    error_text(&e)
-                ))
-                .await
-            }
-            (Pending::RoomConfig(room), Err(e)) => {
-                self.error(format!(
-                    "Could not configure new room {room}: {}",
-                    error_text(&e)
-                ))
-                .await
+            (Pending::RoomConfig(room), result) => {
+                self.tell(iqc::room_answer(iqc::RoomRequest::Configure(&room), result))
+                    .await
             }
             (Pending::Carbons, Err(e)) => {
                 tracing::debug!(error = %error_text(&e), "carbons not enabled");

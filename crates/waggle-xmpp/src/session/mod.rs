@@ -285,6 +285,13 @@ impl Session<'_> {
         self.emit(Event::Error { text: text.into() }).await;
     }
 
+    /// Report an event when there is one.
+    async fn tell(&self, event: Option<Event>) {
+        if let Some(event) = event {
+            self.emit(event).await;
+        }
+    }
+
     /// Write a stanza (counted and kept by stream management).
     async fn send(&mut self, stanza: impl Into<Stanza>) -> Result<(), XmppError> {
         self.send_tracked(stanza.into(), None).await

@@ -42,13 +42,11 @@ impl Cx<'_> {
                 self.send(self.numeric("403").param(name).param("No such channel"));
                 continue;
             }
-            if self.channel(name).is_none()
-                && let Some(why) = self.channel_limit_reached(!name.starts_with('&'))
-            {
-                self.send(self.numeric("405").param(name).param(why));
-                continue;
-            }
             if self.channel(name).is_none() {
+                if let Some(why) = self.channel_limit_reached(!name.starts_with('&')) {
+                    self.send(self.numeric("405").param(name).param(why));
+                    continue;
+                }
                 // As in BitlBee: a new &channel is a control channel (filled by
                 // the account, protocol or group it is named after), a new
                 // #channel a chat channel not bound to a room yet (/invite a

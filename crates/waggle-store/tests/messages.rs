@@ -488,3 +488,112 @@ async fn a_closed_log_refuses_appends() -> TestResult {
     );
     Ok(())
 }
+
+/// A database made before the message log's checks became ranges (the first five
+/// migrations) keeps every message, its seq and its AUTOINCREMENT position when
+/// the store opens it and rebuilds the table, and the rebuilt table checks and
+/// triggers as before.
+#[tokio::test]
+async fn rebuilding_the_log_for_its_range_checks_keeps_every_message() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let older = dir.path().join("migrations");
+    std::fs::create_dir(&older)?;
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    for file in std::fs::read_dir(&all)? {
+        let file = file?;
+        let name = file.file_name();
+        if name.to_string_lossy().as_ref() < "0006" {
+            std::fs::copy(file.path(), older.join(&name))?;
+        }
+    }
+    let path = dir.path().join("waggle.db");
+    std::fs::File::create(&path)?;
+    let pool = raw(&path).await?;
+    sqlx::migrate::Migrator::new(older.as_path())
+        .await?
+        .run(&pool)
+        .await?;
+    sqlx::raw_sql(
+        "INSERT INTO users (id, name, password_hash, key_salt, wrapped_key) \
+             VALUES (7, 'alice', 'x', x'00', x'00'); \
+         INSERT INTO accounts (id, user_id, position, protocol, handle, tag) \
+             VALUES (3, 7, 0, 'jabber', 'alice@x.org', 'jabber'); \
+         INSERT INTO messages (user_id, account_id, conv_kind, target, direction, at_ms, \
+                               msgid, kind, archive_id, origin_id, sealed) VALUES \
+             (7, 3, 0, 'bob@x.org', 0, 1000, 'm1', 0, 'A1', 'o1', x'0102'), \
+             (7, 3, 1, 'room@muc.x.org', 1, 1001, 'm2', 1, NULL, NULL, x'03'), \
+             (7, NULL, 2, '&bitlbee', 0, 1002, 'm3', 2, NULL, NULL, x'04'); \
+         DELETE FROM messages WHERE msgid = 'm3';",
+    )
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+
+    let store = waggle_store::SqliteStore::open(&path).await?;
+    assert_eq!(store.last_seq(UserId(7)).await?, 2);
+    let pool = raw(&path).await?;
+    let rows: Vec<(i64, Option<i64>, i64, String, i64, String, Option<String>, Vec<u8>)> =
+        sqlx::query_as(
+            "SELECT seq, account_id, conv_kind, target, direction, msgid, archive_id, sealed \
+             FROM messages ORDER BY seq",
+        )
+        .fetch_all(&pool)
+        .await?;
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some(3), 0, "bob@x.org".into(), 0, "m1".into(), Some("A1".into()), vec![1, 2]),
+            (2, Some(3), 1, "room@muc.x.org".into(), 1, "m2".into(), None, vec![3]),
+        ]
+    );
+    // The deleted third message's seq is not handed out again; the trigger moves
+    // the archive cursor; the ranges refuse what the lists refused.
+    sqlx::query(
+        "INSERT INTO messages (user_id, account_id, conv_kind, target, direction, at_ms, \
+                               msgid, kind, archive_id, sealed) \
+         VALUES (7, 3, 0, 'bob@x.org', 0, 1003, 'm4', 0, 'A4', x'05')",
+    )
+    .execute(&pool)
+    .await?;
+    let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM messages WHERE msgid = 'm4'")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(seq, 4);
+    let (cursor,): (String,) =
+        sqlx::query_as("SELECT archive_id FROM archive_cursors WHERE account_id = 3 AND scope = ''")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(cursor, "A4");
+    let columns = "INSERT INTO messages (user_id, account_id, conv_kind, direction, kind, \
+                   target, at_ms, msgid, sealed) VALUES ";
+    for (bad, insert) in [
+        ("conv_kind", "(7, 3, 3, 0, 0, 'bob@x.org', 1004, 'bad', x'06')"),
+        ("direction", "(7, 3, 0, 2, 0, 'bob@x.org', 1004, 'bad', x'06')"),
+        ("kind", "(7, 3, 0, 0, 3, 'bob@x.org', 1004, 'bad', x'06')"),
+    ] {
+        let sql = format!("{columns}{insert}");
+        let refused = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+        assert!(
+            matches!(&refused, Err(e) if e.to_string().contains(&format!("CHECK constraint failed: {bad}"))),
+            "{bad} out of range: {refused:?}"
+        );
+    }
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'messages' AND type = 'index' \
+         AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(
+        indexes.into_iter().map(|(n,)| n).collect::<Vec<_>>(),
+        [
+            "messages_by_archive_id",
+            "messages_by_conversation",
+            "messages_by_msgid",
+            "messages_by_origin_id",
+            "messages_by_time",
+            "messages_by_user"
+        ]
+    );
+    Ok(())
+}

@@ -532,18 +532,44 @@ async fn rebuilding_the_log_for_its_range_checks_keeps_every_message() -> TestRe
     let store = waggle_store::SqliteStore::open(&path).await?;
     assert_eq!(store.last_seq(UserId(7)).await?, 2);
     let pool = raw(&path).await?;
-    let rows: Vec<(i64, Option<i64>, i64, String, i64, String, Option<String>, Vec<u8>)> =
-        sqlx::query_as(
-            "SELECT seq, account_id, conv_kind, target, direction, msgid, archive_id, sealed \
+    let rows: Vec<(
+        i64,
+        Option<i64>,
+        i64,
+        String,
+        i64,
+        String,
+        Option<String>,
+        Vec<u8>,
+    )> = sqlx::query_as(
+        "SELECT seq, account_id, conv_kind, target, direction, msgid, archive_id, sealed \
              FROM messages ORDER BY seq",
-        )
-        .fetch_all(&pool)
-        .await?;
+    )
+    .fetch_all(&pool)
+    .await?;
     assert_eq!(
         rows,
         vec![
-            (1, Some(3), 0, "bob@x.org".into(), 0, "m1".into(), Some("A1".into()), vec![1, 2]),
-            (2, Some(3), 1, "room@muc.x.org".into(), 1, "m2".into(), None, vec![3]),
+            (
+                1,
+                Some(3),
+                0,
+                "bob@x.org".into(),
+                0,
+                "m1".into(),
+                Some("A1".into()),
+                vec![1, 2]
+            ),
+            (
+                2,
+                Some(3),
+                1,
+                "room@muc.x.org".into(),
+                1,
+                "m2".into(),
+                None,
+                vec![3]
+            ),
         ]
     );
     // The deleted third message's seq is not handed out again; the trigger moves
@@ -559,16 +585,23 @@ async fn rebuilding_the_log_for_its_range_checks_keeps_every_message() -> TestRe
         .fetch_one(&pool)
         .await?;
     assert_eq!(seq, 4);
-    let (cursor,): (String,) =
-        sqlx::query_as("SELECT archive_id FROM archive_cursors WHERE account_id = 3 AND scope = ''")
-            .fetch_one(&pool)
-            .await?;
+    let (cursor,): (String,) = sqlx::query_as(
+        "SELECT archive_id FROM archive_cursors WHERE account_id = 3 AND scope = ''",
+    )
+    .fetch_one(&pool)
+    .await?;
     assert_eq!(cursor, "A4");
     let columns = "INSERT INTO messages (user_id, account_id, conv_kind, direction, kind, \
                    target, at_ms, msgid, sealed) VALUES ";
     for (bad, insert) in [
-        ("conv_kind", "(7, 3, 3, 0, 0, 'bob@x.org', 1004, 'bad', x'06')"),
-        ("direction", "(7, 3, 0, 2, 0, 'bob@x.org', 1004, 'bad', x'06')"),
+        (
+            "conv_kind",
+            "(7, 3, 3, 0, 0, 'bob@x.org', 1004, 'bad', x'06')",
+        ),
+        (
+            "direction",
+            "(7, 3, 0, 2, 0, 'bob@x.org', 1004, 'bad', x'06')",
+        ),
         ("kind", "(7, 3, 0, 0, 3, 'bob@x.org', 1004, 'bad', x'06')"),
     ] {
         let sql = format!("{columns}{insert}");

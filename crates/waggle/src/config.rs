@@ -69,6 +69,9 @@ pub struct Server {
     pub registration_timeout: u64,
     /// Outgoing lines queued for one client before it is dropped.
     pub sendq_lines: usize,
+    /// Threads running the IRC connections and IM sessions: 1 runs them all on
+    /// one (the leanest: no hand-offs between cores), 0 one per core.
+    pub threads: usize,
 }
 
 impl Default for Server {
@@ -91,6 +94,7 @@ impl Default for Server {
             ping_timeout: d.ping_timeout.as_secs(),
             registration_timeout: d.registration_timeout.as_secs(),
             sendq_lines: d.sendq_lines,
+            threads: 1,
         }
     }
 }
@@ -246,6 +250,9 @@ impl Config {
         }
         if s.sendq_lines < 256 {
             bail!("server.sendq_lines must be at least 256 (one help reply is dozens of lines)");
+        }
+        if s.threads > 256 {
+            bail!("server.threads must be at most 256 (0: one per core)");
         }
         let l = &self.limits;
         if l.accounts_per_user == 0 || l.channels_per_user == 0 || l.chats_per_user == 0 {
@@ -429,6 +436,14 @@ mod tests {
         }
         assert!(Config::parse("[storage]\nunattended_key = \"\"\n").is_err());
         assert!(Config::parse("[storage]\npassword_hash_workers = 1000\n").is_err());
+        assert!(Config::parse("[server]\nthreads = 257\n").is_err());
+        assert_eq!(Config::parse("").map(|c| c.server.threads).ok(), Some(1));
+        assert_eq!(
+            Config::parse("[server]\nthreads = 0\n")
+                .map(|c| c.server.threads)
+                .ok(),
+            Some(0)
+        );
         // Without a key file, the store opens without an unattended key.
         let options = Config::parse("").and_then(|c| c.store_options());
         assert!(options.is_ok_and(|o| o.unattended_key.is_none()));

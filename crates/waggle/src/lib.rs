@@ -5,7 +5,9 @@
 //! - [`config`]: the TOML file, its defaults and its checks.
 //! - [`component`]: its `[component]` section, and starting the component it names.
 //! - [`keyfile`]: the unattended key file `[storage] unattended_key` names.
+//! - [`runtime`]: the async runtime `[server] threads` asks for.
 
 pub mod component;
 pub mod config;
 pub mod keyfile;
+pub mod runtime;

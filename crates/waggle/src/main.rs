@@ -117,10 +117,7 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = waggle::runtime::build(config.server.threads)?;
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => runtime.block_on(run(config)),
         Cmd::CheckConfig => {

@@ -1,8 +1,8 @@
 //! What the README promises of the daemon, checked on the real binary: SIGINT
 //! stops it cleanly with nothing lost, `--listen` is repeatable,
 //! `max_connections` holds, a user made with `waggle user add` logs in under
-//! `auth_mode = "registered"`, and no password or message body reaches the log
-//! above debug level.
+//! `auth_mode = "registered"`, no password or message body reaches the log
+//! above debug level, and `[server] threads` sets the threads that serve.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -230,4 +230,49 @@ async fn no_password_nor_body_is_logged_above_debug() {
     for secret in [LOGIN, NEW_LOGIN, IM, TO_BOB, FROM_BOB] {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
+}
+
+/// tokio's name for the threads of a multi-threaded runtime and of its pool for
+/// blocking work.
+const RUNTIME_THREAD: &str = "tokio-rt-worker";
+
+#[tokio::test]
+async fn threads_sets_how_many_threads_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = DaemonConfig::new(&dir.path().join("one.db"));
+    let d = Daemon::start(dir.path(), &one).unwrap();
+    // One thread: the main thread serves; at most one pool thread did start-up work.
+    assert!(
+        d.threads_named(RUNTIME_THREAD).unwrap() <= 1,
+        "{}",
+        d.log_text()
+    );
+    let mut c = client(d.addr(), "alice").await;
+    c.root_expect("register s3cret", "Account successfully created")
+        .await
+        .unwrap();
+    drop(d);
+
+    let three = DaemonConfig {
+        server: "threads = 3\n".into(),
+        ..DaemonConfig::new(&dir.path().join("three.db"))
+    };
+    let d = Daemon::start(dir.path(), &three).unwrap();
+    assert!(
+        d.threads_named(RUNTIME_THREAD).unwrap() >= 3,
+        "{}",
+        d.log_text()
+    );
+    // Users are served on several threads as on one.
+    let mut a = client(d.addr(), "alice").await;
+    let mut b = client(d.addr(), "bob").await;
+    a.root_expect("register s3cret", "Account successfully created")
+        .await
+        .unwrap();
+    b.root_expect("register t0psecret", "Account successfully created")
+        .await
+        .unwrap();
+    a.root_expect("set away \"on three threads\"", "away = `on three threads'")
+        .await
+        .unwrap();
 }

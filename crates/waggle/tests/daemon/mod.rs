@@ -153,6 +153,16 @@ impl Daemon {
         &self.addrs
     }
 
+    /// Its threads named `name` (their `comm`, as /proc shows it).
+    pub fn threads_named(&self, name: &str) -> Result<usize> {
+        let mut n = 0;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            let comm = std::fs::read_to_string(task?.path().join("comm")).unwrap_or_default();
+            n += usize::from(comm.trim_end() == name);
+        }
+        Ok(n)
+    }
+
     /// What it has written to standard error so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

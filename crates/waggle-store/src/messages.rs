@@ -1,6 +1,6 @@
-//! The message log ([`MessageLog`]) on SQLite: appends go through the group-commit
-//! [`Writer`](crate::writer::Writer); reads, cursors, positions and read markers
-//! through the pool. History queries live in [`history`](crate::history), retention
+//! The message log ([`MessageLog`]) on SQLite: appends and read positions go
+//! through the group-commit [`Writer`](crate::writer::Writer); reads, cursors and
+//! read markers through the pool. History queries live in [`history`](crate::history), retention
 //! in [`retention`](crate::retention).
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use waggle_core::{
 use crate::columns::{self, ConvKey};
 use crate::crypto;
 use crate::sqlite::{SqliteStore, db_err};
-use crate::writer::Row;
+use crate::writer::{Positions, Row};
 
 /// A `messages` row as read: seq, account, conversation kind, target, direction,
 /// time, msgid, kind, archive id, origin id, sealed sender and body.
@@ -197,20 +197,12 @@ impl SqliteStore {
         if positions.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
-        for (client, seq) in positions {
-            sqlx::query(
-                "INSERT INTO client_positions (user_id, client, seq) VALUES (?, ?, ?) \
-                 ON CONFLICT (user_id, client) DO UPDATE SET seq = max(seq, excluded.seq)",
-            )
-            .bind(user.0)
-            .bind(client)
-            .bind(seq)
-            .execute(&mut *tx)
+        self.writer
+            .save_positions(Positions {
+                user: user.0,
+                positions: positions.to_vec(),
+            })
             .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
     }
 
     async fn read_marker_impl(

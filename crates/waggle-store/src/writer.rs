@@ -1,6 +1,6 @@
 //! The message log's writer: one thread with its own SQLite connection appends
-//! every message, committing whatever is queued in one `BEGIN IMMEDIATE`
-//! transaction (group commit). A caller is answered only once the transaction
+//! every message and saves the clients' read positions, committing whatever is
+//! queued in one `BEGIN IMMEDIATE` transaction (group commit). A caller is answered only once the transaction
 //! holding its message has committed, so nothing is acknowledged before it is
 //! durable; under load, many appends share one commit instead of queueing for the
 //! write lock one by one.
@@ -44,6 +44,11 @@ const INSERT: &str = "\
                           msgid, kind, archive_id, origin_id, sealed) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
+/// Move a client's read position forward (never back).
+const POSITION: &str = "\
+    INSERT INTO client_positions (user_id, client, seq) VALUES (?1, ?2, ?3) \
+    ON CONFLICT (user_id, client) DO UPDATE SET seq = max(seq, excluded.seq)";
+
 /// A message ready to be written: its columns, already sealed.
 #[derive(Debug)]
 pub(crate) struct Row {
@@ -58,13 +63,37 @@ pub(crate) struct Row {
     pub(crate) sealed: Vec<u8>,
 }
 
+/// A user's clients' read positions: (client name, seq) each.
+#[derive(Debug)]
+pub(crate) struct Positions {
+    pub(crate) user: i64,
+    pub(crate) positions: Vec<(String, i64)>,
+}
+
 /// What the writer is asked.
 enum Request {
-    Append {
-        row: Row,
-        done: oneshot::Sender<Result<Option<i64>, StoreError>>,
-    },
+    Write(Pending),
     Close(oneshot::Sender<()>),
+}
+
+/// A write waiting for its transaction, with whom to answer once it committed.
+enum Pending {
+    Append(Row, oneshot::Sender<Result<Option<i64>, StoreError>>),
+    Positions(Positions, oneshot::Sender<Result<(), StoreError>>),
+}
+
+impl Pending {
+    fn fail(self, message: &str) {
+        let e = StoreError::Database(message.to_owned());
+        match self {
+            Pending::Append(_, done) => {
+                let _ = done.send(Err(e));
+            }
+            Pending::Positions(_, done) => {
+                let _ = done.send(Err(e));
+            }
+        }
+    }
 }
 
 /// A handle on the writer thread; cloning shares it.
@@ -76,7 +105,12 @@ pub(crate) struct Writer {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Append { row, .. } => write!(f, "Append(seq for {})", row.msgid),
+            Request::Write(Pending::Append(row, _)) => {
+                write!(f, "Append(seq for {})", row.msgid)
+            }
+            Request::Write(Pending::Positions(p, _)) => {
+                write!(f, "Positions(of user {})", p.user)
+            }
             Request::Close(_) => f.write_str("Close"),
         }
     }
@@ -116,7 +150,17 @@ impl Writer {
     pub(crate) async fn append(&self, row: Row) -> Result<Option<i64>, StoreError> {
         let (done, answer) = oneshot::channel();
         self.queue
-            .send(Request::Append { row, done })
+            .send(Request::Write(Pending::Append(row, done)))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Move read positions forward; answered once committed.
+    pub(crate) async fn save_positions(&self, positions: Positions) -> Result<(), StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Request::Write(Pending::Positions(positions, done)))
             .await
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
@@ -130,8 +174,6 @@ impl Writer {
         }
     }
 }
-
-type Pending = (Row, oneshot::Sender<Result<Option<i64>, StoreError>>);
 
 /// The writer thread: take what is queued, commit it, answer, until closed.
 fn run(conn: Connection, mut requests: mpsc::Receiver<Request>) {
@@ -151,7 +193,7 @@ fn run(conn: Connection, mut requests: mpsc::Receiver<Request>) {
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
-                Request::Append { row, done } => rows.push((row, done)),
+                Request::Write(write) => rows.push(write),
                 Request::Close(done) => close = Some(done),
             }
             if rows.len() < MAX_BATCH && close.is_none() {
@@ -179,6 +221,7 @@ struct Statements<'c> {
     commit: Statement<'c>,
     duplicate: Statement<'c>,
     insert: Statement<'c>,
+    position: Statement<'c>,
 }
 
 impl<'c> Statements<'c> {
@@ -188,15 +231,22 @@ impl<'c> Statements<'c> {
             commit: conn.prepare("COMMIT")?,
             duplicate: conn.prepare(DUPLICATE)?,
             insert: conn.prepare(INSERT)?,
+            position: conn.prepare(POSITION)?,
         })
     }
+}
+
+/// What one write in a transaction came to, until its commit is known.
+enum Outcome {
+    Append(Result<Option<i64>, StoreError>),
+    Positions(Result<(), StoreError>),
 }
 
 /// Write `rows` in one transaction and answer each caller after the commit.
 fn commit(conn: &Connection, st: &mut Statements<'_>, rows: &mut Vec<Pending>) {
     let fail_all = |rows: &mut Vec<Pending>, message: String| {
-        for (_, done) in rows.drain(..) {
-            let _ = done.send(Err(StoreError::Database(message.clone())));
+        for pending in rows.drain(..) {
+            pending.fail(&message);
         }
     };
     if let Err(e) = st.begin.execute([]) {
@@ -205,11 +255,25 @@ fn commit(conn: &Connection, st: &mut Statements<'_>, rows: &mut Vec<Pending>) {
     }
     // A failing statement (a foreign account, say) is undone alone; the
     // transaction and the other rows go on.
-    let results: Vec<_> = rows.iter().map(|(row, _)| write(conn, st, row)).collect();
+    let outcomes: Vec<Outcome> = rows
+        .iter()
+        .map(|pending| match pending {
+            Pending::Append(row, _) => Outcome::Append(write(conn, st, row)),
+            Pending::Positions(p, _) => Outcome::Positions(save_positions(st, p)),
+        })
+        .collect();
     match st.commit.execute([]) {
         Ok(_) => {
-            for ((_, done), result) in rows.drain(..).zip(results) {
-                let _ = done.send(result);
+            for (pending, outcome) in rows.drain(..).zip(outcomes) {
+                match (pending, outcome) {
+                    (Pending::Append(_, done), Outcome::Append(result)) => {
+                        let _ = done.send(result);
+                    }
+                    (Pending::Positions(_, done), Outcome::Positions(result)) => {
+                        let _ = done.send(result);
+                    }
+                    (pending, _) => pending.fail("message log writer: outcomes out of step"),
+                }
             }
         }
         Err(e) => {
@@ -218,6 +282,16 @@ fn commit(conn: &Connection, st: &mut Statements<'_>, rows: &mut Vec<Pending>) {
             fail_all(rows, e.to_string());
         }
     }
+}
+
+/// Move one user's read positions forward.
+fn save_positions(st: &mut Statements<'_>, p: &Positions) -> Result<(), StoreError> {
+    for (client, seq) in &p.positions {
+        st.position
+            .execute(params![p.user, client, seq])
+            .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// Write one row: its seq, or `None` for a duplicate.

@@ -252,6 +252,50 @@ async fn positions_only_move_forward() -> TestResult {
     Ok(())
 }
 
+/// Positions share the writer's transactions with appends: saved at once with
+/// many appends, every one of both is durable, and a position for a user that
+/// does not exist fails alone.
+#[tokio::test]
+async fn positions_saved_among_appends_are_all_durable() -> TestResult {
+    let (_dir, path, store) = fresh().await?;
+    let (user, key, row) = alice(&store).await?;
+    let store = std::sync::Arc::new(store);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40_i64 {
+        let (appender, key) = (store.clone(), key.clone());
+        tasks.spawn(async move {
+            let msgid = format!("p{i}");
+            appender
+                .append(user, &key, &entry(bob(row), 10 + i as u64, &msgid, "x"))
+                .await
+                .map(|_| ())
+        });
+        let saver = store.clone();
+        tasks.spawn(async move {
+            saver
+                .save_positions(user, &[(format!("client{}", i % 4), i)])
+                .await
+        });
+    }
+    let stranger = store
+        .save_positions(UserId(9999), &[("phone".into(), 1)])
+        .await;
+    assert!(stranger.is_err(), "{stranger:?}");
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    for c in 0..4_i64 {
+        let highest = (0..40).filter(|i| i % 4 == c).max();
+        assert_eq!(store.position(user, &format!("client{c}")).await?, highest);
+    }
+    let pool = raw(&path).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE msgid LIKE 'p%'")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(n, 40);
+    Ok(())
+}
+
 #[tokio::test]
 async fn read_markers_only_move_forward() -> TestResult {
     let (_dir, _path, store) = fresh().await?;

@@ -533,6 +533,18 @@ async fn a_closed_log_refuses_appends() -> TestResult {
     Ok(())
 }
 
+/// seq, account_id, conv_kind, target, direction, msgid, archive_id, sealed.
+type LoggedColumns = (
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Vec<u8>,
+);
+
 /// A database made before the message log's checks became ranges (the first five
 /// migrations) keeps every message, its seq and its AUTOINCREMENT position when
 /// the store opens it and rebuilds the table, and the rebuilt table checks and
@@ -576,16 +588,7 @@ async fn rebuilding_the_log_for_its_range_checks_keeps_every_message() -> TestRe
     let store = waggle_store::SqliteStore::open(&path).await?;
     assert_eq!(store.last_seq(UserId(7)).await?, 2);
     let pool = raw(&path).await?;
-    let rows: Vec<(
-        i64,
-        Option<i64>,
-        i64,
-        String,
-        i64,
-        String,
-        Option<String>,
-        Vec<u8>,
-    )> = sqlx::query_as(
+    let rows: Vec<LoggedColumns> = sqlx::query_as(
         "SELECT seq, account_id, conv_kind, target, direction, msgid, archive_id, sealed \
              FROM messages ORDER BY seq",
     )

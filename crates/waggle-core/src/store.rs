@@ -178,6 +178,14 @@ pub trait Store: Send + Sync + 'static {
     /// Insert or update a contact (keyed by account and handle).
     async fn save_contact(&self, user: UserId, contact: &ContactRecord) -> Result<(), StoreError>;
 
+    /// Insert or update several contacts in one transaction: all are saved, or
+    /// none when one of them names an account that is not the user's.
+    async fn save_contacts(
+        &self,
+        user: UserId,
+        contacts: &[ContactRecord],
+    ) -> Result<(), StoreError>;
+
     /// Delete a contact.
     async fn delete_contact(
         &self,

@@ -46,6 +46,36 @@ async fn replace_settings(
     Ok(())
 }
 
+/// Insert or update one contact inside `tx`, only when its account is the user's.
+async fn save_contact_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    user: UserId,
+    contact: &ContactRecord,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO contacts (user_id, account_id, handle, nick, grp, display_name) \
+         SELECT user_id, id, ?, ?, ?, ? FROM accounts WHERE id = ? AND user_id = ? \
+         ON CONFLICT (account_id, handle) DO UPDATE SET \
+         nick = excluded.nick, grp = excluded.grp, display_name = excluded.display_name",
+    )
+    .bind(&contact.handle)
+    .bind(&contact.nick)
+    .bind(&contact.group)
+    .bind(&contact.display_name)
+    .bind(contact.account_row)
+    .bind(user.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Database(format!(
+            "user {user} has no account {}",
+            contact.account_row
+        )));
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     pub(crate) async fn load_impl(
         &self,
@@ -278,33 +308,17 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
-    pub(crate) async fn save_contact_impl(
+    pub(crate) async fn save_contacts_impl(
         &self,
         user: UserId,
-        contact: &ContactRecord,
+        contacts: &[ContactRecord],
     ) -> Result<(), StoreError> {
+        if contacts.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin_write().await?;
-        // Inserted only when the account is this user's.
-        let done = sqlx::query(
-            "INSERT INTO contacts (user_id, account_id, handle, nick, grp, display_name) \
-             SELECT user_id, id, ?, ?, ?, ? FROM accounts WHERE id = ? AND user_id = ? \
-             ON CONFLICT (account_id, handle) DO UPDATE SET \
-             nick = excluded.nick, grp = excluded.grp, display_name = excluded.display_name",
-        )
-        .bind(&contact.handle)
-        .bind(&contact.nick)
-        .bind(&contact.group)
-        .bind(&contact.display_name)
-        .bind(contact.account_row)
-        .bind(user.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Database(format!(
-                "user {user} has no account {}",
-                contact.account_row
-            )));
+        for contact in contacts {
+            save_contact_in(&mut tx, user, contact).await?;
         }
         tx.commit().await.map_err(db_err)
     }

@@ -209,7 +209,16 @@ impl Store for SqliteStore {
     }
 
     async fn save_contact(&self, user: UserId, contact: &ContactRecord) -> Result<(), StoreError> {
-        self.save_contact_impl(user, contact).await
+        self.save_contacts_impl(user, std::slice::from_ref(contact))
+            .await
+    }
+
+    async fn save_contacts(
+        &self,
+        user: UserId,
+        contacts: &[ContactRecord],
+    ) -> Result<(), StoreError> {
+        self.save_contacts_impl(user, contacts).await
     }
 
     async fn delete_contact(

@@ -144,6 +144,39 @@ async fn contacts_round_trip_and_delete() -> TestResult {
     Ok(())
 }
 
+/// Several contacts are saved in one transaction: all of them, or none when one
+/// names an account that is not the user's.
+#[tokio::test]
+async fn contacts_saved_together_are_all_saved_or_none() -> TestResult {
+    let (_dir, _path, store) = fresh().await?;
+    let (user, key) = store.create_user("alice", "pw").await?;
+    let row = store
+        .save_account(user, &key, &account("a@x.org", "jabber", None, 0))
+        .await?;
+    let roster: Vec<ContactRecord> = (0..50)
+        .map(|i| contact(row, &format!("c{i:02}@x.org"), &format!("c{i:02}")))
+        .collect();
+    store.save_contacts(user, &roster).await?;
+    store.save_contacts(user, &[]).await?;
+    assert_eq!(store.load(user, &key).await?.contacts, roster);
+
+    let mut renamed = roster[3].clone();
+    renamed.nick = "renamed".into();
+    let refused = store
+        .save_contacts(user, &[renamed, contact(row + 100, "d@x", "d")])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.load(user, &key).await?.contacts,
+        roster,
+        "nothing saved"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn channels_round_trip_and_delete() -> TestResult {
     let (_dir, _path, store) = fresh().await?;

@@ -360,7 +360,9 @@ impl Cx<'_> {
             self.root_from(&tag, &format!("User `{nick}' changed name to `{name}'"));
         }
         if is_new || record_changed {
-            self.save_contact(account, &handle).await;
+            // A roster arrives as one event per contact: saving each on its own
+            // would hold every contact's JOIN back behind a transaction.
+            self.contacts_unsaved.insert((account, handle));
         }
     }
 

@@ -120,6 +120,9 @@ pub(crate) struct User {
     pub accounts: Vec<Account>,
     pub next_account: u64,
     pub contacts: BTreeMap<(AccountId, String), ContactEntry>,
+    /// Contacts whose stored record (nick, group, name) is behind: saved together
+    /// once the backends' events have been handled (see `Task::serve`).
+    pub contacts_unsaved: std::collections::BTreeSet<(AccountId, String)>,
     pub nicks: HashMap<String, NickOwner>,
     pub channels: Vec<Channel>,
     pub questions: Vec<Question>,

@@ -83,6 +83,24 @@ impl Cx<'_> {
         }
     }
 
+    /// Save the contacts `contacts_unsaved` names, in one transaction.
+    pub(crate) async fn save_unsaved_contacts(&mut self) {
+        let unsaved = std::mem::take(&mut self.contacts_unsaved);
+        let Some(login) = &self.login else { return };
+        let records: Vec<ContactRecord> = unsaved
+            .iter()
+            .filter_map(|key| self.contacts.get(key))
+            .filter(|c| c.persistent)
+            .filter_map(|c| self.contact_record(c))
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        if let Err(e) = self.shared.store.save_contacts(login.id, &records).await {
+            self.report("the contacts", e);
+        }
+    }
+
     pub(crate) async fn delete_contact_row(&mut self, account: AccountId, handle: &str) {
         let Some(login) = &self.login else { return };
         let Some(row) = self.account_by_id(account).and_then(|a| a.rec.row) else {

@@ -28,6 +28,8 @@ const POSITION_INTERVAL: Duration = Duration::from_secs(1);
 const QUEUE_PATIENCE: Duration = Duration::from_secs(30);
 /// How often a running user checks the admin did not delete them.
 const VALIDITY_INTERVAL: Duration = Duration::from_secs(15);
+/// Changed contacts saved together at most, while a backend's events keep coming.
+const CONTACT_BATCH: usize = 256;
 
 /// The task that owns a user.
 pub(super) struct Task {
@@ -82,6 +84,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, start: Start) -> mpsc::Sender<UserInput
         accounts: Vec::new(),
         next_account: 0,
         contacts: Default::default(),
+        contacts_unsaved: Default::default(),
         nicks: Default::default(),
         channels: Vec::new(),
         questions: Vec::new(),
@@ -171,6 +174,11 @@ impl Task {
                     let step = AssertUnwindSafe(async {
                         self.cx(None).handle_event(account, event).await;
                         self.flush(None).await;
+                        if self.events.is_empty()
+                            || self.user.contacts_unsaved.len() >= CONTACT_BATCH
+                        {
+                            self.save_unsaved_contacts().await;
+                        }
                     })
                     .catch_unwind()
                     .await;
@@ -581,6 +589,15 @@ impl Task {
     }
 
     /// Write the read positions of every client name that moved on.
+    /// Save the contacts whose records changed, and tell the clients if that failed.
+    async fn save_unsaved_contacts(&mut self) {
+        if self.user.contacts_unsaved.is_empty() {
+            return;
+        }
+        self.cx(None).save_unsaved_contacts().await;
+        self.flush(None).await;
+    }
+
     async fn save_positions(&mut self) {
         self.save_positions_with(None).await;
     }
@@ -658,6 +675,7 @@ impl Task {
             self.cx(Some(id)).flush_paste();
             self.flush(Some(id)).await;
         }
+        self.save_unsaved_contacts().await;
         self.save_positions().await;
         for a in &mut self.user.accounts {
             if let Some(c) = a.cancel.take() {

@@ -22,6 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_xmpp::xmlstream::{ReadError, StreamHeader, Timeouts, XmlStream, initiate_stream};
+use waggle_xmpp::quickack::QuickAck;
 use xmpp_parsers::component::Handshake;
 use xmpp_parsers::minidom::{Element, Node};
 use xmpp_parsers::ns;
@@ -79,7 +80,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
 }
 
 /// The XML stream over the metered socket.
-pub(crate) type Xml = XmlStream<BufReader<Metered<HeaderFix<TcpStream>>>, Element>;
+pub(crate) type Xml = XmlStream<BufReader<Metered<HeaderFix<QuickAck>>>, Element>;
 
 /// An open, authenticated component stream.
 pub(crate) struct Connection {
@@ -120,7 +121,7 @@ pub(crate) async fn open(
         .map_err(|e| LinkError::Network(format!("cannot connect to {}: {e}", cfg.server())))?;
     let meter = Arc::new(AtomicUsize::new(0));
     let io = BufReader::new(Metered {
-        inner: HeaderFix::new(tcp),
+        inner: HeaderFix::new(QuickAck::new(tcp)),
         count: meter.clone(),
         limit: cfg.max_stanza,
     });

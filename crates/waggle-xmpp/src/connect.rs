@@ -53,18 +53,32 @@ impl Transport {
     pub fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
     }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_ref().0,
+        }
+    }
 }
 
 impl AsyncRead for Transport {
+    /// Each read that brings data is acknowledged at once ([`crate::quickack`]).
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = match this {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            crate::quickack::ack_now(this.tcp());
         }
+        read
     }
 }
 
@@ -130,8 +144,9 @@ pub struct Target {
     pub domain: String,
     /// TLS mode.
     pub security: Security,
-    /// Our rustls configuration.
-    pub tls: Arc<ClientConfig>,
+    /// Our rustls configuration; none when the account does not use TLS (the
+    /// system's roots are then never read).
+    pub tls: Option<Arc<ClientConfig>>,
     /// What the certificate verifier saw.
     pub seen: Arc<Mutex<TlsObservation>>,
 }
@@ -156,7 +171,12 @@ impl Target {
             cafile: cfg.cafile.clone(),
             fingerprint: cfg.fingerprint.clone(),
         };
-        let tls = client_config(&policy, seen.clone()).await?;
+        let tls = match cfg.security {
+            Security::Plain => None,
+            Security::DirectTls | Security::StartTls { .. } => {
+                Some(client_config(&policy, seen.clone()).await?)
+            }
+        };
         let endpoint = match &cfg.server {
             Some(host) => Endpoint::Server {
                 host: host.clone(),
@@ -199,7 +219,10 @@ impl Target {
     pub async fn tls(&self, tcp: TcpStream) -> Result<Transport, XmppError> {
         let name = ServerName::try_from(self.domain.clone())
             .map_err(|e| XmppError::Config(format!("Invalid server name {}: {e}", self.domain)))?;
-        let handshake = TlsConnector::from(self.tls.clone()).connect(name, tcp);
+        let Some(config) = self.tls.clone() else {
+            return Err(XmppError::Config("TLS is off for this account".into()));
+        };
+        let handshake = TlsConnector::from(config).connect(name, tcp);
         let result = tokio::time::timeout(CONNECT_TIMEOUT, handshake).await;
         match result {
             Ok(Ok(s)) => Ok(Transport::Tls(Box::new(s))),
@@ -379,5 +402,47 @@ impl ServerConnector for XmppConnector {
         };
         // Prosody 0.12 knows no tls-exporter binding: plain SCRAM it is.
         Ok((*pending, ChannelBinding::None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dns, Security, Target};
+    use crate::config::AccountConfig;
+    use std::collections::BTreeMap;
+    use waggle_core::{AccountId, AccountSpec, Secret};
+
+    fn config(tls: &str) -> Result<AccountConfig, crate::XmppError> {
+        let settings: BTreeMap<String, String> = [("tls", tls), ("cafile", "/dev/zero")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        AccountConfig::from_spec(&AccountSpec {
+            id: AccountId(1),
+            protocol: "jabber".into(),
+            handle: "me@example.org".into(),
+            password: Secret("pw".into()),
+            settings,
+            archive_cursors: Default::default(),
+        })
+    }
+
+    /// With TLS off nothing about TLS is set up (the system roots and the
+    /// `cafile` are not read); with TLS on the `cafile` is checked at once.
+    #[tokio::test]
+    async fn tls_is_set_up_only_for_accounts_that_use_it() -> Result<(), crate::XmppError> {
+        let plain = config("false")?;
+        assert_eq!(plain.security, Security::Plain);
+        let target = Target::for_account(&plain, &Dns::System).await?;
+        assert!(target.tls.is_none());
+
+        let tls = config("true")?;
+        assert!(matches!(tls.security, Security::StartTls { .. }));
+        let refused = Target::for_account(&tls, &Dns::System).await;
+        assert!(
+            matches!(&refused, Err(crate::XmppError::Config(why)) if why.contains("/dev/zero")),
+            "{refused:?}"
+        );
+        Ok(())
     }
 }

@@ -9,8 +9,8 @@
 //! connection is left to the core's reconnect supervisor.
 //!
 //! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`]
-//! (with the stanza size bound of [`limit`]),
-//! [`login`], [`convert`]
+//! (with the stanza size bound of [`limit`] and the prompt acknowledgements of
+//! [`quickack`]), [`login`], [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
 //! `waggle-core` and `waggle-tls` only; it knows nothing of IRC or the store.
 
@@ -21,6 +21,7 @@ pub mod dns;
 pub mod error;
 pub mod limit;
 pub mod login;
+pub mod quickack;
 pub(crate) mod session;
 pub mod tls;
 

@@ -38,6 +38,8 @@ use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
 /// How long the TLS handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What one read from the server may bring at most.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// The byte stream under the XML stream: plain TCP, or TLS over TCP.
 #[derive(Debug)]
@@ -245,8 +247,11 @@ impl Target {
             from: None,
             id: None,
         };
+        // tokio-xmpp collects what it sends in a buffer of its own and writes it
+        // whole, so a write buffer here would only copy it (and cost every
+        // account 8 KiB); the read buffer is what its parser reads from.
         initiate_stream(
-            BufStream::new(Limited::new(io)),
+            BufStream::with_capacity(READ_BUFFER, 0, Limited::new(io)),
             xmpp_parsers::ns::JABBER_CLIENT,
             header,
             timeouts,

@@ -244,13 +244,16 @@ impl Session<'_> {
                 item = self.stream.next() => Step::Inbound(item),
                 changed = handled.changed(), if watching => Step::Handled(changed.is_ok()),
             };
+            // The handlers' futures are boxed: held inline they would make every
+            // account's session future as large as the deepest of them (12 KiB)
+            // for as long as it is online, not only while a stanza is handled.
             let result = match step {
                 Step::Cancelled | Step::Command(None) => {
                     self.close().await;
                     return Ok(());
                 }
-                Step::Command(Some(cmd)) => self.command(cmd).await,
-                Step::Inbound(item) => self.inbound(item).await,
+                Step::Command(Some(cmd)) => Box::pin(self.command(cmd)).await,
+                Step::Inbound(item) => Box::pin(self.inbound(item)).await,
                 Step::Handled(ok) => {
                     // The core's side is gone when `ok` is false: stop watching.
                     watching = ok;
@@ -260,7 +263,7 @@ impl Session<'_> {
             match result {
                 Ok(()) => {}
                 Err(XmppError::Lost(why)) if self.sm.resume_id().is_some() => {
-                    self.resume(&why).await?;
+                    Box::pin(self.resume(&why)).await?;
                 }
                 Err(e) => return Err(e),
             }

@@ -588,7 +588,6 @@ impl Task {
         self.positions_dirty = true;
     }
 
-    /// Write the read positions of every client name that moved on.
     /// Save the contacts whose records changed, and tell the clients if that failed.
     async fn save_unsaved_contacts(&mut self) {
         if self.user.contacts_unsaved.is_empty() {
@@ -598,6 +597,7 @@ impl Task {
         self.flush(None).await;
     }
 
+    /// Write the read positions of every client name that moved on.
     async fn save_positions(&mut self) {
         self.save_positions_with(None).await;
     }

@@ -91,7 +91,9 @@ impl XmppBackend {
         let cfg = AccountConfig::from_spec(&ctx.spec)?;
         let target = connect::Target::for_account(&cfg, &self.dns).await?;
         let password = ctx.spec.password.0.clone();
-        let online = {
+        // Boxed: the stream is 2 KiB, and inline it would stay in this future
+        // (and the session's) for as long as the account is online.
+        let online = Box::new({
             let ctx_ref: &AccountContext = ctx;
             login::login(&cfg, &password, &target, self.timeouts, |text| async move {
                 ctx_ref
@@ -101,7 +103,7 @@ impl XmppBackend {
                     .await;
             })
             .await?
-        };
+        });
         let seen = target.observation();
         if seen.unverified
             && cfg.fingerprint.is_none()

@@ -178,10 +178,16 @@ pub(crate) struct Session<'a> {
 pub(crate) async fn run(
     ctx: &mut AccountContext,
     cfg: &AccountConfig,
-    online: Online,
+    online: Box<Online>,
     link: &Link,
     question_ids: &AtomicU64,
 ) -> Result<(), XmppError> {
+    let Online {
+        stream,
+        jid,
+        stream_management,
+        ..
+    } = *online;
     let carried: Carried = ctx.carry.take().unwrap_or_default();
     let mut s = Session {
         away: cfg.away.clone(),
@@ -190,8 +196,8 @@ pub(crate) async fn run(
         ctx,
         cfg,
         link,
-        stream: online.stream,
-        me: online.jid,
+        stream,
+        me: jid,
         iqs: Iqs::default(),
         sm: Sm::default(),
         roster: Roster::default(),
@@ -209,7 +215,7 @@ pub(crate) async fn run(
         held_now: None,
         holds: 0,
     };
-    let result = s.serve(online.stream_management).await;
+    let result = s.serve(stream_management).await;
     let carried = Carried {
         unacked: if result.is_err() {
             s.sm.take_unacked()

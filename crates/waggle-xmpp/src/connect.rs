@@ -18,7 +18,6 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use sasl::common::ChannelBinding;
 use tokio::io::{AsyncRead, AsyncWrite, BufStream, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_xmpp::connect::ServerConnector;
@@ -34,6 +33,7 @@ use crate::config::{AccountConfig, Security};
 use crate::dns::{self, Dns};
 use crate::error::XmppError;
 use crate::limit::Limited;
+use crate::quickack::QuickAck;
 use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
 /// How long the TLS handshake may take.
@@ -45,9 +45,9 @@ const READ_BUFFER: usize = 8 * 1024;
 #[derive(Debug)]
 pub enum Transport {
     /// Unencrypted.
-    Plain(TcpStream),
+    Plain(QuickAck),
     /// Encrypted.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<QuickAck>>),
 }
 
 impl Transport {
@@ -55,32 +55,18 @@ impl Transport {
     pub fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
     }
-
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(s) => s.get_ref().0,
-        }
-    }
 }
 
 impl AsyncRead for Transport {
-    /// Each read that brings data is acknowledged at once ([`crate::quickack`]).
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let read = match this {
+        match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        };
-        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            crate::quickack::ack_now(this.tcp());
         }
-        read
     }
 }
 
@@ -204,8 +190,9 @@ impl Target {
     }
 
     /// Open a TCP connection: to the `server` setting, or to the first of the
-    /// domain's SRV targets (else the domain itself) that accepts it.
-    pub async fn tcp(&self) -> Result<TcpStream, XmppError> {
+    /// domain's SRV targets (else the domain itself) that accepts it. What the
+    /// server sends is acknowledged at once ([`crate::quickack`]), under TLS too.
+    pub async fn tcp(&self) -> Result<QuickAck, XmppError> {
         let tcp = match &self.endpoint {
             Endpoint::Server { host, port } => dns::connect_host(host, *port).await?,
             Endpoint::Dns { dns, port } => {
@@ -213,12 +200,11 @@ impl Target {
                 dns::connect_domain(dns, service, &self.domain, *port).await?
             }
         };
-        let _ = tcp.set_nodelay(true);
-        Ok(tcp)
+        Ok(QuickAck::new(tcp))
     }
 
     /// Run the TLS handshake over `tcp`.
-    pub async fn tls(&self, tcp: TcpStream) -> Result<Transport, XmppError> {
+    pub async fn tls(&self, tcp: QuickAck) -> Result<Transport, XmppError> {
         let name = ServerName::try_from(self.domain.clone())
             .map_err(|e| XmppError::Config(format!("Invalid server name {}: {e}", self.domain)))?;
         let Some(config) = self.tls.clone() else {
@@ -327,7 +313,7 @@ pub async fn features(
 
 /// Ask for `<starttls/>`, wait for `<proceed/>` and return the TCP stream to
 /// run the handshake on.
-async fn starttls(mut stream: Stream) -> Result<TcpStream, XmppError> {
+async fn starttls(mut stream: Stream) -> Result<QuickAck, XmppError> {
     let request = XmppStreamElement::Starttls(starttls::Nonza::Request(starttls::Request));
     stream
         .send(&request)

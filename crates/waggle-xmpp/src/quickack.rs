@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Ask the kernel to acknowledge what `tcp` received without delay.
-pub fn ack_now(tcp: &TcpStream) {
+fn ack_now(tcp: &TcpStream) {
     let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
 }
 

@@ -1,9 +1,9 @@
 //! The message log's writer: one thread with its own SQLite connection appends
 //! every message and saves the clients' read positions, committing whatever is
-//! queued in one `BEGIN IMMEDIATE` transaction (group commit). A caller is answered only once the transaction
-//! holding its message has committed, so nothing is acknowledged before it is
-//! durable; under load, many appends share one commit instead of queueing for the
-//! write lock one by one.
+//! queued in one `BEGIN IMMEDIATE` transaction (group commit). A caller is
+//! answered only once the transaction holding its message has committed, so
+//! nothing is acknowledged before it is durable; under load, many appends share
+//! one commit instead of queueing for the write lock one by one.
 //!
 //! The thread drives SQLite through `rusqlite` rather than sqlx: the statements
 //! stay prepared and each append costs no round trip to another thread.
@@ -72,29 +72,21 @@ pub(crate) struct Positions {
 
 /// What the writer is asked.
 enum Request {
-    Write(Pending),
+    Write(Write, Answer),
     Close(oneshot::Sender<()>),
 }
 
-/// A write waiting for its transaction, with whom to answer once it committed.
-enum Pending {
-    Append(Row, oneshot::Sender<Result<Option<i64>, StoreError>>),
-    Positions(Positions, oneshot::Sender<Result<(), StoreError>>),
+/// One write of a transaction.
+enum Write {
+    Append(Row),
+    Positions(Positions),
 }
 
-impl Pending {
-    fn fail(self, message: &str) {
-        let e = StoreError::Database(message.to_owned());
-        match self {
-            Pending::Append(_, done) => {
-                let _ = done.send(Err(e));
-            }
-            Pending::Positions(_, done) => {
-                let _ = done.send(Err(e));
-            }
-        }
-    }
-}
+/// Where a write's outcome goes once its transaction committed: an append's
+/// seq (`None` for a duplicate); always `None` for positions.
+type Answer = oneshot::Sender<Result<Option<i64>, StoreError>>;
+
+type Pending = (Write, Answer);
 
 /// A handle on the writer thread; cloning shares it.
 #[derive(Debug, Clone)]
@@ -105,12 +97,8 @@ pub(crate) struct Writer {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Write(Pending::Append(row, _)) => {
-                write!(f, "Append(seq for {})", row.msgid)
-            }
-            Request::Write(Pending::Positions(p, _)) => {
-                write!(f, "Positions(of user {})", p.user)
-            }
+            Request::Write(Write::Append(row), _) => write!(f, "Append(seq for {})", row.msgid),
+            Request::Write(Write::Positions(p), _) => write!(f, "Positions(of user {})", p.user),
             Request::Close(_) => f.write_str("Close"),
         }
     }
@@ -148,19 +136,18 @@ impl Writer {
 
     /// Write a row; its seq once committed, `None` for a duplicate.
     pub(crate) async fn append(&self, row: Row) -> Result<Option<i64>, StoreError> {
-        let (done, answer) = oneshot::channel();
-        self.queue
-            .send(Request::Write(Pending::Append(row, done)))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        self.write(Write::Append(row)).await
     }
 
     /// Move read positions forward; answered once committed.
     pub(crate) async fn save_positions(&self, positions: Positions) -> Result<(), StoreError> {
+        self.write(Write::Positions(positions)).await.map(|_| ())
+    }
+
+    async fn write(&self, write: Write) -> Result<Option<i64>, StoreError> {
         let (done, answer) = oneshot::channel();
         self.queue
-            .send(Request::Write(Pending::Positions(positions, done)))
+            .send(Request::Write(write, done))
             .await
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
@@ -193,7 +180,7 @@ fn run(conn: Connection, mut requests: mpsc::Receiver<Request>) {
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
-                Request::Write(write) => rows.push(write),
+                Request::Write(write, done) => rows.push((write, done)),
                 Request::Close(done) => close = Some(done),
             }
             if rows.len() < MAX_BATCH && close.is_none() {
@@ -236,17 +223,11 @@ impl<'c> Statements<'c> {
     }
 }
 
-/// What one write in a transaction came to, until its commit is known.
-enum Outcome {
-    Append(Result<Option<i64>, StoreError>),
-    Positions(Result<(), StoreError>),
-}
-
 /// Write `rows` in one transaction and answer each caller after the commit.
 fn commit(conn: &Connection, st: &mut Statements<'_>, rows: &mut Vec<Pending>) {
     let fail_all = |rows: &mut Vec<Pending>, message: String| {
-        for pending in rows.drain(..) {
-            pending.fail(&message);
+        for (_, done) in rows.drain(..) {
+            let _ = done.send(Err(StoreError::Database(message.clone())));
         }
     };
     if let Err(e) = st.begin.execute([]) {
@@ -255,25 +236,17 @@ fn commit(conn: &Connection, st: &mut Statements<'_>, rows: &mut Vec<Pending>) {
     }
     // A failing statement (a foreign account, say) is undone alone; the
     // transaction and the other rows go on.
-    let outcomes: Vec<Outcome> = rows
+    let results: Vec<_> = rows
         .iter()
-        .map(|pending| match pending {
-            Pending::Append(row, _) => Outcome::Append(write(conn, st, row)),
-            Pending::Positions(p, _) => Outcome::Positions(save_positions(st, p)),
+        .map(|(write, _)| match write {
+            Write::Append(row) => append(conn, st, row),
+            Write::Positions(p) => save_positions(st, p).map(|()| None),
         })
         .collect();
     match st.commit.execute([]) {
         Ok(_) => {
-            for (pending, outcome) in rows.drain(..).zip(outcomes) {
-                match (pending, outcome) {
-                    (Pending::Append(_, done), Outcome::Append(result)) => {
-                        let _ = done.send(result);
-                    }
-                    (Pending::Positions(_, done), Outcome::Positions(result)) => {
-                        let _ = done.send(result);
-                    }
-                    (pending, _) => pending.fail("message log writer: outcomes out of step"),
-                }
+            for ((_, done), result) in rows.drain(..).zip(results) {
+                let _ = done.send(result);
             }
         }
         Err(e) => {
@@ -295,7 +268,11 @@ fn save_positions(st: &mut Statements<'_>, p: &Positions) -> Result<(), StoreErr
 }
 
 /// Write one row: its seq, or `None` for a duplicate.
-fn write(conn: &Connection, st: &mut Statements<'_>, row: &Row) -> Result<Option<i64>, StoreError> {
+fn append(
+    conn: &Connection,
+    st: &mut Statements<'_>,
+    row: &Row,
+) -> Result<Option<i64>, StoreError> {
     let c = &row.conversation;
     if (row.archive_id.is_some() || row.origin_id.is_some())
         && st

@@ -176,7 +176,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_account(&self, user: UserId, row: i64) -> Result<(), StoreError>;
 
     /// Insert or update a contact (keyed by account and handle).
-    async fn save_contact(&self, user: UserId, contact: &ContactRecord) -> Result<(), StoreError>;
+    async fn save_contact(&self, user: UserId, contact: &ContactRecord) -> Result<(), StoreError> {
+        self.save_contacts(user, std::slice::from_ref(contact))
+            .await
+    }
 
     /// Insert or update several contacts in one transaction: all are saved, or
     /// none when one of them names an account that is not the user's.

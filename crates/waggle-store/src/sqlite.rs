@@ -208,11 +208,6 @@ impl Store for SqliteStore {
         self.delete_account_impl(user, row).await
     }
 
-    async fn save_contact(&self, user: UserId, contact: &ContactRecord) -> Result<(), StoreError> {
-        self.save_contacts_impl(user, std::slice::from_ref(contact))
-            .await
-    }
-
     async fn save_contacts(
         &self,
         user: UserId,

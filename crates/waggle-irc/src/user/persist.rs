@@ -68,36 +68,32 @@ impl Cx<'_> {
     }
 
     pub(crate) async fn save_contact(&mut self, account: AccountId, handle: &str) {
-        let Some(login) = &self.login else { return };
-        let Some(c) = self.contacts.get(&(account, handle.to_string())) else {
-            return;
-        };
-        if !c.persistent {
-            return;
-        }
-        let Some(rec) = self.contact_record(c) else {
-            return;
-        };
-        if let Err(e) = self.shared.store.save_contact(login.id, &rec).await {
-            self.report("the contact", e);
-        }
+        let key = (account, handle.to_string());
+        self.save_contacts(std::iter::once(&key)).await;
     }
 
-    /// Save the contacts `contacts_unsaved` names, in one transaction.
+    /// Save the contacts `contacts_unsaved` names.
     pub(crate) async fn save_unsaved_contacts(&mut self) {
         let unsaved = std::mem::take(&mut self.contacts_unsaved);
+        self.save_contacts(unsaved.iter()).await;
+    }
+
+    /// Save the kept contacts among `keys` (those of saved accounts), in one
+    /// transaction.
+    async fn save_contacts<'k>(&mut self, keys: impl Iterator<Item = &'k (AccountId, String)>) {
         let Some(login) = &self.login else { return };
-        let records: Vec<ContactRecord> = unsaved
-            .iter()
+        let records: Vec<ContactRecord> = keys
             .filter_map(|key| self.contacts.get(key))
             .filter(|c| c.persistent)
             .filter_map(|c| self.contact_record(c))
             .collect();
-        if records.is_empty() {
-            return;
-        }
+        let what = match records.len() {
+            0 => return,
+            1 => "the contact",
+            _ => "the contacts",
+        };
         if let Err(e) = self.shared.store.save_contacts(login.id, &records).await {
-            self.report("the contacts", e);
+            self.report(what, e);
         }
     }
 
@@ -148,9 +144,7 @@ impl Cx<'_> {
             self.save_account(id).await;
         }
         let keys: Vec<(AccountId, String)> = self.contacts.keys().cloned().collect();
-        for (a, h) in keys {
-            self.save_contact(a, &h).await;
-        }
+        self.save_contacts(keys.iter()).await;
         let chans: Vec<String> = self
             .channels
             .iter()

@@ -171,11 +171,7 @@ async fn a_stamp_past_year_9999_is_shown_as_now_and_the_session_lives_on() {
     c.root_expect("register s3cret", "Account successfully created")
         .await
         .unwrap();
-    let mut d = gw.client("alice").await.unwrap();
-    d.root_expect("identify s3cret", "Password accepted")
-        .await
-        .unwrap();
-    d.sync().await.unwrap();
+    let mut d = gw.attach("alice", "s3cret").await.unwrap();
     bob.send(delayed(
         "alice@localhost",
         "from the far future",
@@ -207,10 +203,7 @@ async fn a_stamp_past_year_9999_is_shown_as_now_and_the_session_lives_on() {
         .unwrap();
     c.expect("and the next one").await.unwrap();
     d.expect("and the next one").await.unwrap();
-    let mut e = gw.client("alice").await.unwrap();
-    e.root_expect("identify s3cret", "Password accepted")
-        .await
-        .unwrap();
+    gw.attach("alice", "s3cret").await.unwrap();
 }
 
 #[tokio::test]
@@ -225,11 +218,7 @@ async fn delayed_messages_with_server_time_and_with_the_prefix() {
         .await
         .unwrap();
     // A second client of alice's, without server-time.
-    let mut d = gw.client("alice").await.unwrap();
-    d.root_expect("identify s3cret", "Password accepted")
-        .await
-        .unwrap();
-    d.sync().await.unwrap();
+    let mut d = gw.attach("alice", "s3cret").await.unwrap();
     bob.send(delayed(
         "alice@localhost",
         "from the past",

@@ -242,11 +242,7 @@ async fn room_history_has_server_time_and_no_prefix_when_under_a_minute_old() {
     c.root_expect("set timezone gmt", "timezone = `gmt'")
         .await
         .unwrap();
-    let mut d = gw.client("alice").await.unwrap();
-    d.root_expect("identify s3cret", "Password accepted")
-        .await
-        .unwrap();
-    d.sync().await.unwrap();
+    let mut d = gw.attach("alice", "s3cret").await.unwrap();
     join(&mut c, "past", "#past").await;
 
     let l = c.expect("before you came").await.unwrap();

@@ -51,6 +51,16 @@ impl XmppGateway {
         Ok(c)
     }
 
+    /// Another client of the registered user `nick`: it identifies with
+    /// `password` and has been given whatever attaching brings.
+    pub async fn attach(&self, nick: &str, password: &str) -> Result<IrcClient> {
+        let mut c = self.client(nick).await?;
+        c.root_expect(&format!("identify {password}"), "Password accepted")
+            .await?;
+        c.sync().await?;
+        Ok(c)
+    }
+
     /// `account add jabber user@localhost password`, pointed at `prosody`
     /// (STARTTLS with the test CA) plus `extra` settings; returns the tag. The
     /// account is not switched on.

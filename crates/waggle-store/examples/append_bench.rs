@@ -3,6 +3,11 @@
 //! all at once), where the writer commits what is queued together.
 //! Prints wall-clock and process CPU time (all threads) per append.
 //!
+//! Then the floor under the first figure: SQLite alone, one row per commit on
+//! one connection in this thread (no writer thread, no channel, no sealing), into
+//! the message table with its indexes and into a table without any, with the
+//! connection settings the message log uses (WAL, `synchronous = NORMAL`).
+//!
 //! Run in release: `cargo run --release -p waggle-store --example append_bench`.
 //! Linux only (CPU time comes from `/proc/self/stat`).
 
@@ -152,5 +157,83 @@ async fn main() -> Result<(), Box<dyn Error>> {
         cpu_seconds()? - cpu,
     );
     store.close().await;
+
+    let messages = dir.path().join("bench.db");
+    sqlite_alone("SQLite alone, the message table", &messages, None, row)?;
+    let bare = dir.path().join("bare.db");
+    sqlite_alone(
+        "SQLite alone, a table without indexes",
+        &bare,
+        Some("CREATE TABLE bare (seq INTEGER PRIMARY KEY, at_ms INTEGER, sealed BLOB)"),
+        row,
+    )?;
+    Ok(())
+}
+
+/// Insert SINGLE rows at `path`, each in its own transaction, and report the cost
+/// per commit; `create` makes a table `bare` to write to instead of `messages`.
+fn sqlite_alone(
+    what: &str,
+    path: &std::path::Path,
+    create: Option<&str>,
+    account: i64,
+) -> Result<(), Box<dyn Error>> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    let insert = match create {
+        Some(create) => {
+            conn.execute_batch(create)?;
+            "INSERT INTO bare (at_ms, sealed) VALUES (?6, ?11)"
+        }
+        None => {
+            "INSERT INTO messages (user_id, account_id, conv_kind, target, direction, \
+             at_ms, msgid, kind, archive_id, origin_id, sealed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        }
+    };
+    let user: i64 = match create {
+        Some(_) => 0,
+        None => conn.query_row(
+            "SELECT user_id FROM accounts WHERE id = ?1",
+            [account],
+            |r| r.get(0),
+        )?,
+    };
+    let mut begin = conn.prepare("BEGIN IMMEDIATE")?;
+    let mut commit = conn.prepare("COMMIT")?;
+    let mut insert = conn.prepare(insert)?;
+    // A sealed line of the size `message` gives: nonce, text, tag.
+    let sealed = vec![0x5a_u8; 24 + 90 + 16];
+    let (cpu, wall) = (cpu_seconds()?, Instant::now());
+    for n in 0..SINGLE {
+        begin.execute([])?;
+        let (msgid, archive, origin) = (
+            format!("alone-m{n}"),
+            format!("alone-a{n}"),
+            format!("alone-o{n}"),
+        );
+        insert.execute(rusqlite::params![
+            user,
+            account,
+            0,
+            format!("contact{}@example.org", n % 20),
+            0,
+            n as i64,
+            msgid,
+            0,
+            archive,
+            origin,
+            sealed,
+        ])?;
+        commit.execute([])?;
+    }
+    report(
+        what,
+        SINGLE,
+        wall.elapsed().as_secs_f64(),
+        cpu_seconds()? - cpu,
+    );
     Ok(())
 }

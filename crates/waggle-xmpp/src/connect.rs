@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use sasl::common::ChannelBinding;
-use tokio::io::{AsyncRead, AsyncWrite, BufStream, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_xmpp::connect::ServerConnector;
@@ -34,12 +34,11 @@ use crate::dns::{self, Dns};
 use crate::error::XmppError;
 use crate::limit::Limited;
 use crate::quickack::QuickAck;
+use crate::read_buffer::OnDemand;
 use crate::tls::{TlsObservation, TlsPolicy, client_config};
 
 /// How long the TLS handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// What one read from the server may bring at most.
-const READ_BUFFER: usize = 8 * 1024;
 
 /// The byte stream under the XML stream: plain TCP, or TLS over TCP.
 #[derive(Debug)]
@@ -98,8 +97,9 @@ impl AsyncWrite for Transport {
 }
 
 /// The buffered transport the XML stream runs on, read with a bound on each
-/// stanza's size ([`Limited`]).
-pub type XmppIo = BufStream<Limited<Transport>>;
+/// stanza's size ([`Limited`]) through a buffer held only while bytes wait in it
+/// ([`OnDemand`]).
+pub type XmppIo = OnDemand<Limited<Transport>>;
 
 /// An XML stream over our transport.
 pub type Stream = XmppStream<XmppIo>;
@@ -233,11 +233,8 @@ impl Target {
             from: None,
             id: None,
         };
-        // tokio-xmpp collects what it sends in a buffer of its own and writes it
-        // whole, so a write buffer here would only copy it (and cost every
-        // account 8 KiB); the read buffer is what its parser reads from.
         initiate_stream(
-            BufStream::with_capacity(READ_BUFFER, 0, Limited::new(io)),
+            OnDemand::new(Limited::new(io)),
             xmpp_parsers::ns::JABBER_CLIENT,
             header,
             timeouts,

@@ -9,8 +9,9 @@
 //! connection is left to the core's reconnect supervisor.
 //!
 //! Layout: [`config`] (settings), [`dns`] (SRV lookups), [`tls`], [`connect`]
-//! (with the stanza size bound of [`limit`] and the prompt acknowledgements of
-//! [`quickack`]), [`login`], [`convert`]
+//! (with the stanza size bound of [`limit`], the prompt acknowledgements of
+//! [`quickack`] and the on-demand read buffer of [`read_buffer`]), [`login`],
+//! [`convert`]
 //! (pure stanza ⇄ event translation) and the session loop. It depends on
 //! `waggle-core` and `waggle-tls` only; it knows nothing of IRC or the store.
 
@@ -22,6 +23,7 @@ pub mod error;
 pub mod limit;
 pub mod login;
 pub mod quickack;
+pub mod read_buffer;
 pub(crate) mod session;
 pub mod tls;
 

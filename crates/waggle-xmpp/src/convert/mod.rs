@@ -7,11 +7,14 @@
 //! - [`iq`]: roster, vCard, disco, blocking and the IQs we answer.
 //! - [`mam`]: message ids (XEP-0359) and archive queries and results (XEP-0313).
 //! - [`muc`]: payloads xmpp-parsers lacks (MUC admin/owner, XEP-0249 invites).
+//! - [`occupants`]: a room's occupants as its presences change them (the one
+//!   piece of state here: the sessions hold one per room).
 
 pub mod iq;
 pub mod mam;
 pub mod message;
 pub mod muc;
+pub mod occupants;
 pub mod presence;
 
 use std::time::{Duration, SystemTime};

@@ -252,21 +252,7 @@ impl Account<'_> {
                 }
                 self.emit(Event::Info { handle, lines }).await;
             }
-            (Pending::RoomList(service), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::List(&service), result))
-                    .await
-            }
-            (Pending::Kick(room, nick), result) => {
-                self.tell(iqc::room_answer(
-                    iqc::RoomRequest::Kick(&room, &nick),
-                    result,
-                ))
-                .await
-            }
-            (Pending::RoomConfig(room), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::Configure(&room), result))
-                    .await
-            }
+            (Pending::Room(request), result) => self.tell(iqc::room_answer(request, result)).await,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use waggle_core::{Event, MessageIds, RoomId};
+use waggle_xmpp::convert::iq::RoomRequest;
 use waggle_xmpp::convert::message::RoomLine;
 use waggle_xmpp::convert::muc::InstantRoom;
 use waggle_xmpp::convert::occupants::{OccupantChange, Occupants};
@@ -257,8 +258,10 @@ impl Account<'_> {
                                 );
                                 *iq.to_mut() = Some(Jid::from(jid.clone()));
                                 *iq.from_mut() = Some(self.me_jid());
-                                self.pending
-                                    .insert(iq.id().to_string(), Pending::RoomConfig(jid));
+                                self.pending.insert(
+                                    iq.id().to_string(),
+                                    Pending::Room(RoomRequest::Configure(jid)),
+                                );
                                 self.send(iq);
                             }
                         }

@@ -9,7 +9,7 @@ use xmpp_parsers::vcard::VCardQuery;
 use super::console::CONSOLE;
 use super::live::Applied;
 use super::{Pending, Question, Session, random_id};
-use crate::convert::iq as iqc;
+use crate::convert::iq::{self as iqc, RoomRequest};
 use crate::convert::message as msg;
 use crate::convert::muc::AdminQuery;
 use crate::convert::presence as pres;
@@ -135,7 +135,7 @@ impl Session<'_> {
                     return Ok(());
                 };
                 let query = AdminQuery::kick(&target, reason.as_deref());
-                let why = Pending::Kick(room.0.clone(), target);
+                let why = Pending::Room(RoomRequest::Kick(room.0.clone(), target));
                 self.iq_set(Some(Jid::from(jid)), query, why).await
             }
             Command::ChatWith { handle } => self.chat_with(handle).await,
@@ -155,7 +155,7 @@ impl Session<'_> {
                     node: None,
                     rsm: None,
                 };
-                self.iq_get(Some(to), query, Pending::RoomList(service))
+                self.iq_get(Some(to), query, Pending::Room(RoomRequest::List(service)))
                     .await
             }
             Command::Raw { .. } => {

@@ -50,6 +50,7 @@ use xmpp_parsers::stanza::Stanza;
 
 use crate::config::AccountConfig;
 use crate::connect::Stream;
+use crate::convert::iq::RoomRequest;
 use crate::convert::presence as pres;
 use crate::dns::Dns;
 use crate::error::XmppError;
@@ -94,12 +95,8 @@ pub(crate) enum Pending {
     ServerItems,
     /// An item's info, looking for a group chat service.
     ServiceInfo(BareJid),
-    /// `chat list` on a service.
-    RoomList(String),
-    /// Kicking an occupant.
-    Kick(String, String),
-    /// Accepting a new room's default configuration.
-    RoomConfig(BareJid),
+    /// A request about group chats (its answer is told to the user).
+    Room(RoomRequest),
     /// Our own account's features: does it have an archive?
     AccountInfo,
     /// A page of our own archive (the query id).

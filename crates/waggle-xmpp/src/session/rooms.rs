@@ -24,6 +24,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use super::catchup::has_archive;
 use super::room_lines::HeldLine;
 use super::{Pending, Session};
+use crate::convert::iq::RoomRequest;
 use crate::convert::message as msg;
 use crate::convert::muc::InstantRoom;
 use crate::convert::occupants::{OccupantChange, Occupants};
@@ -375,8 +376,12 @@ impl Session<'_> {
                             room.phase = Phase::Joining { self_seen: true };
                             if info.created {
                                 let to = Some(Jid::from(jid.clone()));
-                                self.iq_set(to, InstantRoom::default(), Pending::RoomConfig(jid))
-                                    .await?;
+                                self.iq_set(
+                                    to,
+                                    InstantRoom::default(),
+                                    Pending::Room(RoomRequest::Configure(jid)),
+                                )
+                                .await?;
                             }
                         }
                         _ if in_room && changed => {

@@ -1,6 +1,6 @@
 //! The core's commands carried out as stanzas from `alice@domain/waggle`.
 
-use waggle_core::{Command, Event, ListKind, MessageKind};
+use waggle_core::{Command, Event, ListKind};
 use waggle_xmpp::convert::iq::RoomRequest;
 use waggle_xmpp::convert::message as msg;
 use waggle_xmpp::convert::muc::AdminQuery;
@@ -28,11 +28,6 @@ impl Account<'_> {
             Command::SendMessage { to, body, kind, id } => {
                 let Some(to) = self.jid(&to).await else {
                     return;
-                };
-                let kind = if kind == MessageKind::Notice {
-                    MessageKind::Normal
-                } else {
-                    kind
                 };
                 let mut m = msg::chat(to.clone(), &body, kind, &message_id(id));
                 m.from = Some(self.me_jid());

@@ -95,7 +95,8 @@ pub fn split_action(body: &str) -> (String, MessageKind) {
     }
 }
 
-/// The body to send for a message of `kind` (actions become `/me …`).
+/// The body to send for a message of `kind`: actions become `/me …`; XMPP
+/// has no notices, so a notice is sent as the plain text.
 pub fn outgoing_body(body: &str, kind: MessageKind) -> String {
     match kind {
         MessageKind::Action => format!("/me {body}"),
@@ -116,6 +117,7 @@ mod tests {
         );
         assert_eq!(split_action("/mew"), ("/mew".into(), MessageKind::Normal));
         assert_eq!(outgoing_body("waves", MessageKind::Action), "/me waves");
+        assert_eq!(outgoing_body("hello", MessageKind::Notice), "hello");
     }
 
     #[test]

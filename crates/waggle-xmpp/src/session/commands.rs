@@ -1,6 +1,6 @@
 //! The core's commands carried out as stanzas.
 
-use waggle_core::{Command, MessageKind, RoomId};
+use waggle_core::{Command, RoomId};
 use xmpp_parsers::disco::DiscoItemsQuery;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
@@ -27,11 +27,6 @@ impl Session<'_> {
                 }
                 let Some(to) = self.recipient(&to).await else {
                     return Ok(());
-                };
-                let kind = if kind == MessageKind::Notice {
-                    MessageKind::Normal
-                } else {
-                    kind
                 };
                 let id = id.unwrap_or_else(random_id);
                 self.send(msg::chat(to, &body, kind, &id)).await

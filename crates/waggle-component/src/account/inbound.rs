@@ -96,7 +96,7 @@ impl Account<'_> {
                 password,
             } => {
                 if let Some(p) = password {
-                    self.rooms.invite_passwords.insert(room.clone(), p);
+                    self.rooms.invite_passwords.remember(room.clone(), p);
                 }
                 self.emit(Event::InvitedToRoom {
                     room: RoomId(room.to_string()),

@@ -13,7 +13,7 @@ use std::time::Instant;
 use waggle_core::{Event, MessageIds, RoomId};
 use waggle_xmpp::convert::iq::RoomRequest;
 use waggle_xmpp::convert::message::RoomLine;
-use waggle_xmpp::convert::muc::InstantRoom;
+use waggle_xmpp::convert::muc::{InstantRoom, InvitePasswords};
 use waggle_xmpp::convert::occupants::{OccupantChange, Occupants};
 use waggle_xmpp::convert::presence::{self as pres, Kind};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
@@ -63,7 +63,7 @@ impl Room {
 #[derive(Debug, Default)]
 pub(super) struct Rooms {
     map: HashMap<BareJid, Room>,
-    pub invite_passwords: HashMap<BareJid, String>,
+    pub invite_passwords: InvitePasswords,
 }
 
 impl Rooms {
@@ -127,7 +127,8 @@ impl Account<'_> {
                 Phase::Joining { .. } => {}
             }
         }
-        let password = password.or_else(|| self.rooms.invite_passwords.get(&jid).cloned());
+        let password =
+            password.or_else(|| self.rooms.invite_passwords.get(&jid).map(str::to_string));
         self.enter(Room {
             id,
             jid,

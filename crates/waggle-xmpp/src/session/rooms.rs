@@ -235,7 +235,7 @@ impl Session<'_> {
             }
             return Ok(());
         }
-        let password = password.or_else(|| self.invite_passwords.get(&jid).cloned());
+        let password = password.or_else(|| self.invite_passwords.get(&jid).map(str::to_string));
         let hold = self.new_hold();
         let room = Room {
             id,

@@ -6,6 +6,10 @@
 //! A join is reported once complete: after our own presence (status 110) and the
 //! subject, which XEP-0045 sends last; history received in between is held back
 //! and delivered right after [`Event::RoomJoined`].
+//!
+//! How a presence changes the occupants (and the words for a kick or a ban)
+//! is `waggle_xmpp::convert::occupants`, shared with the client backend; the
+//! phases of a room, the rejoin and the farewell are this account's.
 
 use std::collections::HashMap;
 use std::time::Instant;

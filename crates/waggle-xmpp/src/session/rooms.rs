@@ -1,6 +1,9 @@
 //! Group chats (XEP-0045): the rooms we are in or entering, their occupants,
 //! and the events their presences become; their messages are in
-//! [`room_lines`](super::room_lines).
+//! [`room_lines`](super::room_lines). How a presence changes the occupants
+//! (and the words for a kick or a ban) is
+//! [`convert::occupants`](crate::convert::occupants), shared with the
+//! component; the phases of a room are this session's.
 //!
 //! Entering a room: first its features are asked for (does it keep an
 //! archive?), then the join asks for the history that fits: none when the

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod capabilities;
 mod component;
+mod component_rooms;
 mod conformance;
 mod contacts;
 mod fuzz_corpus;

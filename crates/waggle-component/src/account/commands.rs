@@ -1,6 +1,7 @@
 //! The core's commands carried out as stanzas from `alice@domain/waggle`.
 
-use waggle_core::{Command, Event, ListKind, MessageKind};
+use waggle_core::{Command, Event, ListKind};
+use waggle_xmpp::convert::iq::RoomRequest;
 use waggle_xmpp::convert::message as msg;
 use waggle_xmpp::convert::muc::AdminQuery;
 use xmpp_parsers::disco::DiscoItemsQuery;
@@ -27,11 +28,6 @@ impl Account<'_> {
             Command::SendMessage { to, body, kind, id } => {
                 let Some(to) = self.jid(&to).await else {
                     return;
-                };
-                let kind = if kind == MessageKind::Notice {
-                    MessageKind::Normal
-                } else {
-                    kind
                 };
                 let mut m = msg::chat(to.clone(), &body, kind, &message_id(id));
                 m.from = Some(self.me_jid());
@@ -138,7 +134,8 @@ impl Account<'_> {
                 let mut iq = Iq::from_set(id.clone(), AdminQuery::kick(&target, reason.as_deref()));
                 *iq.to_mut() = Some(Jid::from(jid));
                 *iq.from_mut() = Some(self.me_jid());
-                self.pending.insert(id, Pending::Kick(room.0, target));
+                self.pending
+                    .insert(id, Pending::Room(RoomRequest::Kick(room.0, target)));
                 self.send(iq);
             }
             Command::ChatWith { .. } => {
@@ -166,7 +163,8 @@ impl Account<'_> {
                 );
                 *iq.to_mut() = Some(to);
                 *iq.from_mut() = Some(self.me_jid());
-                self.pending.insert(id, Pending::RoomList(service));
+                self.pending
+                    .insert(id, Pending::Room(RoomRequest::List(service)));
                 self.send(iq);
             }
             Command::Raw { .. } => self.error("Raw XML is not supported").await,

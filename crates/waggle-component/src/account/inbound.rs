@@ -96,7 +96,7 @@ impl Account<'_> {
                 password,
             } => {
                 if let Some(p) = password {
-                    self.rooms.invite_passwords.insert(room.clone(), p);
+                    self.rooms.invite_passwords.remember(room.clone(), p);
                 }
                 self.emit(Event::InvitedToRoom {
                     room: RoomId(room.to_string()),
@@ -252,21 +252,7 @@ impl Account<'_> {
                 }
                 self.emit(Event::Info { handle, lines }).await;
             }
-            (Pending::RoomList(service), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::List(&service), result))
-                    .await
-            }
-            (Pending::Kick(room, nick), result) => {
-                self.tell(iqc::room_answer(
-                    iqc::RoomRequest::Kick(&room, &nick),
-                    result,
-                ))
-                .await
-            }
-            (Pending::RoomConfig(room), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::Configure(&room), result))
-                    .await
-            }
+            (Pending::Room(request), result) => self.tell(iqc::room_answer(request, result)).await,
         }
     }
 }

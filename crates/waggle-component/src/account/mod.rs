@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use waggle_core::{AccountContext, Event, ListKind, QuestionId, RosterEntry, UserId};
+use waggle_xmpp::convert::iq::RoomRequest;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::stanza::Stanza;
 
@@ -43,12 +44,8 @@ const INBOX_BATCH: u32 = 200;
 enum Pending {
     /// A vCard for `info`.
     VCard(String),
-    /// `chat list` on a service.
-    RoomList(String),
-    /// Kicking an occupant (room, nick).
-    Kick(String, String),
-    /// Accepting a new room's default configuration.
-    RoomConfig(BareJid),
+    /// A request about group chats (its answer is told to the user).
+    Room(RoomRequest),
 }
 
 /// A question we asked the user.

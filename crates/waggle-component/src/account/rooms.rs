@@ -6,13 +6,19 @@
 //! A join is reported once complete: after our own presence (status 110) and the
 //! subject, which XEP-0045 sends last; history received in between is held back
 //! and delivered right after [`Event::RoomJoined`].
+//!
+//! How a presence changes the occupants (and the words for a kick or a ban)
+//! is `waggle_xmpp::convert::occupants`, shared with the client backend; the
+//! phases of a room, the rejoin and the farewell are this account's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
-use waggle_core::{Event, MessageIds, Occupant, RoomId};
+use waggle_core::{Event, MessageIds, RoomId};
+use waggle_xmpp::convert::iq::RoomRequest;
 use waggle_xmpp::convert::message::RoomLine;
-use waggle_xmpp::convert::muc::InstantRoom;
+use waggle_xmpp::convert::muc::{InstantRoom, InvitePasswords};
+use waggle_xmpp::convert::occupants::{OccupantChange, Occupants};
 use waggle_xmpp::convert::presence::{self as pres, Kind};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::muc::muc::{History, Muc};
@@ -42,7 +48,7 @@ pub(super) struct Room {
     password: Option<String>,
     attempts: u32,
     phase: Phase,
-    occupants: BTreeMap<String, Occupant>,
+    occupants: Occupants,
     topic: Option<String>,
     held: Vec<Event>,
     rejoin: Option<(String, Option<String>)>,
@@ -61,7 +67,7 @@ impl Room {
 #[derive(Debug, Default)]
 pub(super) struct Rooms {
     map: HashMap<BareJid, Room>,
-    pub invite_passwords: HashMap<BareJid, String>,
+    pub invite_passwords: InvitePasswords,
 }
 
 impl Rooms {
@@ -118,18 +124,15 @@ impl Account<'_> {
                     return;
                 }
                 Phase::Joined => {
-                    let event = Event::RoomJoined {
-                        room: id,
-                        topic: room.topic.clone().filter(|t| !t.is_empty()),
-                        occupants: room.occupants.values().cloned().collect(),
-                    };
+                    let event = room.occupants.joined(id, room.topic.clone());
                     self.emit(event).await;
                     return;
                 }
                 Phase::Joining { .. } => {}
             }
         }
-        let password = password.or_else(|| self.rooms.invite_passwords.get(&jid).cloned());
+        let password =
+            password.or_else(|| self.rooms.invite_passwords.get(&jid).map(str::to_string));
         self.enter(Room {
             id,
             jid,
@@ -137,7 +140,7 @@ impl Account<'_> {
             password,
             attempts: 0,
             phase: Phase::Joining { self_seen: false },
-            occupants: BTreeMap::new(),
+            occupants: Occupants::new(),
             topic: None,
             held: vec![],
             rejoin: None,
@@ -245,114 +248,66 @@ impl Account<'_> {
                     self.error(format!("{id}: {text}")).await;
                 }
             }
-            Kind::Available { .. } => {
+            kind => {
                 let Some(nick) = nick else { return };
-                let is_self = info.is_self || nick == room.nick;
-                let occupant = Occupant {
-                    nick: nick.clone(),
-                    handle: info.real_jid.as_ref().map(|j| j.to_string()),
-                    role: info.role,
-                    is_self,
-                };
-                if is_self {
-                    room.nick = nick.clone();
-                }
-                let changed = room.occupants.get(&nick) != Some(&occupant);
-                room.occupants.insert(nick, occupant.clone());
-                match room.phase {
-                    Phase::Joining { .. } if is_self => {
-                        room.phase = Phase::Joining { self_seen: true };
-                        if info.created {
-                            let mut iq = xmpp_parsers::iq::Iq::from_set(
-                                self.new_id(),
-                                InstantRoom::default(),
-                            );
-                            *iq.to_mut() = Some(Jid::from(jid.clone()));
-                            *iq.from_mut() = Some(self.me_jid());
-                            self.pending
-                                .insert(iq.id().to_string(), Pending::RoomConfig(jid));
-                            self.send(iq);
+                let joined = room.phase == Phase::Joined;
+                let change = room.occupants.apply(&mut room.nick, nick, &info, kind);
+                match change {
+                    Some(OccupantChange::Present { occupant, changed }) => match room.phase {
+                        Phase::Joining { .. } if occupant.is_self => {
+                            room.phase = Phase::Joining { self_seen: true };
+                            if info.created {
+                                let mut iq = xmpp_parsers::iq::Iq::from_set(
+                                    self.new_id(),
+                                    InstantRoom::default(),
+                                );
+                                *iq.to_mut() = Some(Jid::from(jid.clone()));
+                                *iq.from_mut() = Some(self.me_jid());
+                                self.pending.insert(
+                                    iq.id().to_string(),
+                                    Pending::Room(RoomRequest::Configure(jid)),
+                                );
+                                self.send(iq);
+                            }
                         }
+                        Phase::Joined if changed => {
+                            self.emit(Event::OccupantUpdated { room: id, occupant })
+                                .await
+                        }
+                        _ => {}
+                    },
+                    Some(OccupantChange::Renamed { is_self: true, .. }) => self.refresh_farewell(),
+                    Some(OccupantChange::Renamed { old, new, .. }) if joined => {
+                        self.emit(Event::OccupantRenamed { room: id, old, new })
+                            .await;
                     }
-                    Phase::Joined if changed => {
-                        self.emit(Event::OccupantUpdated { room: id, occupant })
-                            .await
+                    Some(OccupantChange::Left(departure)) if departure.is_self => {
+                        let leaving = room.phase == Phase::Leaving;
+                        if let (true, Some((nick, password))) = (leaving, room.rejoin.take()) {
+                            self.rooms.map.remove(&jid);
+                            self.join_room(id, jid, nick, password).await;
+                            return;
+                        }
+                        if room.phase == (Phase::Joining { self_seen: false })
+                            && room.lost.is_some()
+                        {
+                            // The echo of a leave from before the connection dropped.
+                            return;
+                        }
+                        self.rooms.map.remove(&jid);
+                        self.refresh_farewell();
+                        self.emit(Event::RoomLeft {
+                            room: id,
+                            reason: if leaving { None } else { departure.why },
+                        })
+                        .await;
+                    }
+                    Some(OccupantChange::Left(departure)) if joined => {
+                        self.emit(departure.occupant_left(id, &jid)).await;
                     }
                     _ => {}
                 }
             }
-            Kind::Unavailable { status } => {
-                let Some(nick) = nick else { return };
-                let is_self = info.is_self || nick == room.nick;
-                let joined = room.phase == Phase::Joined;
-                if let Some(new) = info.new_nick.clone() {
-                    if let Some(mut o) = room.occupants.remove(&nick) {
-                        o.nick = new.clone();
-                        room.occupants.insert(new.clone(), o);
-                    }
-                    if is_self {
-                        room.nick = new;
-                        self.refresh_farewell();
-                    } else if joined {
-                        self.emit(Event::OccupantRenamed {
-                            room: id,
-                            old: nick,
-                            new,
-                        })
-                        .await;
-                    }
-                    return;
-                }
-                room.occupants.remove(&nick);
-                let why = if info.kicked {
-                    Some(format!(
-                        "Kicked by {}{}",
-                        info.actor.clone().unwrap_or_else(|| "a moderator".into()),
-                        info.reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    ))
-                } else if info.banned {
-                    Some("Banned from the room".to_string())
-                } else {
-                    info.reason.clone().or(status)
-                };
-                if is_self {
-                    let leaving = room.phase == Phase::Leaving;
-                    if let (true, Some((nick, password))) = (leaving, room.rejoin.take()) {
-                        self.rooms.map.remove(&jid);
-                        self.join_room(id, jid, nick, password).await;
-                        return;
-                    }
-                    if room.phase == (Phase::Joining { self_seen: false }) && room.lost.is_some() {
-                        // The echo of a leave from before the connection dropped.
-                        return;
-                    }
-                    self.rooms.map.remove(&jid);
-                    self.refresh_farewell();
-                    self.emit(Event::RoomLeft {
-                        room: id,
-                        reason: if leaving { None } else { why },
-                    })
-                    .await;
-                } else if joined {
-                    let kicked_by = info.kicked.then(|| {
-                        info.actor.clone().unwrap_or_else(|| {
-                            jid.node().map(|n| n.to_string()).unwrap_or_default()
-                        })
-                    });
-                    let reason = if info.kicked { info.reason } else { why };
-                    self.emit(Event::OccupantLeft {
-                        room: id,
-                        nick,
-                        reason,
-                        kicked_by,
-                    })
-                    .await;
-                }
-            }
-            _ => {}
         }
     }
 
@@ -391,11 +346,7 @@ impl Account<'_> {
                     room.phase = Phase::Joined;
                     room.lost = None;
                     completed = true;
-                    out.push(Event::RoomJoined {
-                        room: id,
-                        topic: Some(subject).filter(|s| !s.is_empty()),
-                        occupants: room.occupants.values().cloned().collect(),
-                    });
+                    out.push(room.occupants.joined(id, Some(subject)));
                     out.append(&mut room.held);
                 }
                 Phase::Joined
@@ -421,19 +372,7 @@ impl Account<'_> {
     /// The room nick to kick for `who`: an occupant's nick, or the occupant
     /// whose real JID is `who`.
     pub(super) fn occupant_nick(&self, room: &BareJid, who: &str) -> Option<String> {
-        let r = self.rooms.map.get(room)?;
-        if r.occupants.contains_key(who) {
-            return Some(who.to_string());
-        }
-        r.occupants
-            .values()
-            .find(|o| {
-                o.handle
-                    .as_deref()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(who))
-                    || o.nick.eq_ignore_ascii_case(who)
-            })
-            .map(|o| o.nick.clone())
+        self.rooms.map.get(room)?.occupants.nick_for(who)
     }
 
     /// Whether we are in the room.

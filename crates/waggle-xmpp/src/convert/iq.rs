@@ -106,21 +106,22 @@ pub fn profile_lines(answer: Result<Option<Element>, StanzaError>) -> Vec<String
     }
 }
 
-/// A request about group chats whose answer is only told to the user.
-#[derive(Debug, Clone, Copy)]
-pub enum RoomRequest<'a> {
+/// A request about group chats whose answer is only told to the user: what
+/// an IQ was sent for, kept until its answer comes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomRequest {
     /// `chat list` on this service.
-    List(&'a str),
+    List(String),
     /// Kicking this occupant (room, nick).
-    Kick(&'a str, &'a str),
+    Kick(String, String),
     /// Accepting this new room's default configuration.
-    Configure(&'a BareJid),
+    Configure(BareJid),
 }
 
 /// What the user is told of the answer to `request`: `chat list`'s rooms, or
 /// why the request failed; `None` when a success needs no word.
 pub fn room_answer(
-    request: RoomRequest<'_>,
+    request: RoomRequest,
     answer: Result<Option<Element>, StanzaError>,
 ) -> Option<Event> {
     let failed = |what: String, e: &StanzaError| {
@@ -287,14 +288,14 @@ mod tests {
         let room = BareJid::new("attic@conference.example.org").unwrap();
         let texts: Vec<String> = [
             room_answer(
-                RoomRequest::List("conference.example.org"),
+                RoomRequest::List("conference.example.org".into()),
                 Err(forbidden()),
             ),
             room_answer(
-                RoomRequest::Kick("attic@conference.example.org", "bob"),
+                RoomRequest::Kick("attic@conference.example.org".into(), "bob".into()),
                 Err(forbidden()),
             ),
-            room_answer(RoomRequest::Configure(&room), Err(forbidden())),
+            room_answer(RoomRequest::Configure(room.clone()), Err(forbidden())),
         ]
         .into_iter()
         .map(|e| match e {
@@ -314,10 +315,10 @@ mod tests {
             texts[2].starts_with("Could not configure new room attic@conference.example.org: "),
             "{texts:?}"
         );
-        assert!(room_answer(RoomRequest::Kick("r", "n"), Ok(None)).is_none());
-        assert!(room_answer(RoomRequest::Configure(&room), Ok(None)).is_none());
+        assert!(room_answer(RoomRequest::Kick("r".into(), "n".into()), Ok(None)).is_none());
+        assert!(room_answer(RoomRequest::Configure(room), Ok(None)).is_none());
         assert!(matches!(
-            room_answer(RoomRequest::List("s"), Ok(None)),
+            room_answer(RoomRequest::List("s".into()), Ok(None)),
             Some(Event::RoomList { rooms }) if rooms.is_empty()
         ));
         assert_eq!(profile_lines(Ok(None)), Vec::<String>::new());

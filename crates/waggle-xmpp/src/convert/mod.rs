@@ -7,11 +7,14 @@
 //! - [`iq`]: roster, vCard, disco, blocking and the IQs we answer.
 //! - [`mam`]: message ids (XEP-0359) and archive queries and results (XEP-0313).
 //! - [`muc`]: payloads xmpp-parsers lacks (MUC admin/owner, XEP-0249 invites).
+//! - [`occupants`]: a room's occupants as its presences change them (the one
+//!   piece of state here: the sessions hold one per room).
 
 pub mod iq;
 pub mod mam;
 pub mod message;
 pub mod muc;
+pub mod occupants;
 pub mod presence;
 
 use std::time::{Duration, SystemTime};
@@ -92,7 +95,8 @@ pub fn split_action(body: &str) -> (String, MessageKind) {
     }
 }
 
-/// The body to send for a message of `kind` (actions become `/me …`).
+/// The body to send for a message of `kind`: actions become `/me …`; XMPP
+/// has no notices, so a notice is sent as the plain text.
 pub fn outgoing_body(body: &str, kind: MessageKind) -> String {
     match kind {
         MessageKind::Action => format!("/me {body}"),
@@ -113,6 +117,7 @@ mod tests {
         );
         assert_eq!(split_action("/mew"), ("/mew".into(), MessageKind::Normal));
         assert_eq!(outgoing_body("waves", MessageKind::Action), "/me waves");
+        assert_eq!(outgoing_body("hello", MessageKind::Notice), "hello");
     }
 
     #[test]

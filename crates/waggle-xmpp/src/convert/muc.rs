@@ -1,8 +1,12 @@
 //! Multi-user chat payloads that xmpp-parsers 0.23 does not have: the admin
 //! query used to kick (XEP-0045 §8.2), the owner query that accepts the default
-//! configuration of a new room (§10.1.2), and direct invitations (XEP-0249).
+//! configuration of a new room (§10.1.2), and direct invitations (XEP-0249);
+//! and the room passwords invitations bring, kept for the join.
+
+use std::collections::HashMap;
 
 use xmpp_parsers::iq::{IqResultPayload, IqSetPayload};
+use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::message::MessagePayload;
 use xso::{AsXml, FromXml};
 
@@ -101,6 +105,33 @@ pub struct DirectInvite {
 
 impl MessagePayload for DirectInvite {}
 
+/// How many rooms' invitation passwords are remembered.
+pub const MAX_INVITE_PASSWORDS: usize = 100;
+
+/// The passwords invitations gave for rooms, used when the room is joined
+/// without one. Anyone may send invitations, so at most
+/// [`MAX_INVITE_PASSWORDS`] rooms are remembered: past that, only the rooms
+/// already known get a new password.
+#[derive(Debug, Clone, Default)]
+pub struct InvitePasswords {
+    by_room: HashMap<BareJid, String>,
+}
+
+impl InvitePasswords {
+    /// Remember `password` for `room` (while there is space).
+    pub fn remember(&mut self, room: BareJid, password: String) {
+        if self.by_room.len() >= MAX_INVITE_PASSWORDS && !self.by_room.contains_key(&room) {
+            return;
+        }
+        self.by_room.insert(room, password);
+    }
+
+    /// The password an invitation gave for `room`.
+    pub fn get(&self, room: &BareJid) -> Option<&str> {
+        self.by_room.get(room).map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -117,6 +148,20 @@ mod tests {
             item.get_child("reason", MUC_ADMIN).map(|r| r.text()),
             Some("spam".into())
         );
+    }
+
+    #[test]
+    fn invite_passwords_are_bounded_but_known_rooms_are_updated() {
+        let room = |n: usize| BareJid::new(&format!("r{n}@conference.example.org")).expect("jid");
+        let mut p = InvitePasswords::default();
+        for n in 0..MAX_INVITE_PASSWORDS {
+            p.remember(room(n), format!("pw{n}"));
+        }
+        assert_eq!(p.get(&room(0)), Some("pw0"));
+        p.remember(room(MAX_INVITE_PASSWORDS), "late".into());
+        assert_eq!(p.get(&room(MAX_INVITE_PASSWORDS)), None);
+        p.remember(room(1), "new".into());
+        assert_eq!(p.get(&room(1)), Some("new"));
     }
 
     #[test]

@@ -226,21 +226,7 @@ impl Session<'_> {
                     self.muc_service = Some(jid);
                 }
             }
-            (Pending::RoomList(service), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::List(&service), result))
-                    .await
-            }
-            (Pending::Kick(room, nick), result) => {
-                self.tell(iqc::room_answer(
-                    iqc::RoomRequest::Kick(&room, &nick),
-                    result,
-                ))
-                .await
-            }
-            (Pending::RoomConfig(room), result) => {
-                self.tell(iqc::room_answer(iqc::RoomRequest::Configure(&room), result))
-                    .await
-            }
+            (Pending::Room(request), result) => self.tell(iqc::room_answer(request, result)).await,
             (Pending::Carbons, Err(e)) => {
                 tracing::debug!(error = %error_text(&e), "carbons not enabled");
             }

@@ -1,6 +1,6 @@
 //! The core's commands carried out as stanzas.
 
-use waggle_core::{Command, MessageKind, RoomId};
+use waggle_core::{Command, RoomId};
 use xmpp_parsers::disco::DiscoItemsQuery;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
@@ -9,7 +9,7 @@ use xmpp_parsers::vcard::VCardQuery;
 use super::console::CONSOLE;
 use super::live::Applied;
 use super::{Pending, Question, Session, random_id};
-use crate::convert::iq as iqc;
+use crate::convert::iq::{self as iqc, RoomRequest};
 use crate::convert::message as msg;
 use crate::convert::muc::AdminQuery;
 use crate::convert::presence as pres;
@@ -27,11 +27,6 @@ impl Session<'_> {
                 }
                 let Some(to) = self.recipient(&to).await else {
                     return Ok(());
-                };
-                let kind = if kind == MessageKind::Notice {
-                    MessageKind::Normal
-                } else {
-                    kind
                 };
                 let id = id.unwrap_or_else(random_id);
                 self.send(msg::chat(to, &body, kind, &id)).await
@@ -135,7 +130,7 @@ impl Session<'_> {
                     return Ok(());
                 };
                 let query = AdminQuery::kick(&target, reason.as_deref());
-                let why = Pending::Kick(room.0.clone(), target);
+                let why = Pending::Room(RoomRequest::Kick(room.0.clone(), target));
                 self.iq_set(Some(Jid::from(jid)), query, why).await
             }
             Command::ChatWith { handle } => self.chat_with(handle).await,
@@ -155,7 +150,7 @@ impl Session<'_> {
                     node: None,
                     rsm: None,
                 };
-                self.iq_get(Some(to), query, Pending::RoomList(service))
+                self.iq_get(Some(to), query, Pending::Room(RoomRequest::List(service)))
                     .await
             }
             Command::Raw { .. } => {

@@ -69,7 +69,7 @@ impl Session<'_> {
                 password,
             } => {
                 if let Some(p) = password {
-                    self.remember_invite_password(room.clone(), p);
+                    self.invite_passwords.remember(room.clone(), p);
                 }
                 self.emit(Event::InvitedToRoom {
                     room: RoomId(room.to_string()),

@@ -50,6 +50,8 @@ use xmpp_parsers::stanza::Stanza;
 
 use crate::config::AccountConfig;
 use crate::connect::Stream;
+use crate::convert::iq::RoomRequest;
+use crate::convert::muc::InvitePasswords;
 use crate::convert::presence as pres;
 use crate::dns::Dns;
 use crate::error::XmppError;
@@ -68,8 +70,6 @@ use sm::{Need, Sent, Sm};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many receipts may wait for the core at once.
 const MAX_DEFERRED: usize = 1000;
-/// How many room passwords from invitations are remembered.
-const MAX_INVITE_PASSWORDS: usize = 100;
 
 /// Why we sent an IQ: what to do with its answer.
 #[derive(Debug, Clone)]
@@ -94,12 +94,8 @@ pub(crate) enum Pending {
     ServerItems,
     /// An item's info, looking for a group chat service.
     ServiceInfo(BareJid),
-    /// `chat list` on a service.
-    RoomList(String),
-    /// Kicking an occupant.
-    Kick(String, String),
-    /// Accepting a new room's default configuration.
-    RoomConfig(BareJid),
+    /// A request about group chats (its answer is told to the user).
+    Room(RoomRequest),
     /// Our own account's features: does it have an archive?
     AccountInfo,
     /// A page of our own archive (the query id).
@@ -151,7 +147,7 @@ pub(crate) struct Session<'a> {
     questions: Questions,
     question_ids: &'a AtomicU64,
     muc_service: Option<BareJid>,
-    invite_passwords: HashMap<BareJid, String>,
+    invite_passwords: InvitePasswords,
     /// The JIDs on our block list, as the server confirmed them.
     blocked: std::collections::BTreeSet<String>,
     away: Option<String>,
@@ -205,7 +201,7 @@ pub(crate) async fn run(
         questions: Questions::default(),
         question_ids,
         muc_service: None,
-        invite_passwords: HashMap::new(),
+        invite_passwords: InvitePasswords::default(),
         blocked: Default::default(),
         online: false,
         catchup: CatchUp::default(),
@@ -414,16 +410,6 @@ impl Session<'_> {
             return;
         }
         self.emit(Event::QuestionAsked { id, text }).await;
-    }
-
-    /// Remember a room password an invitation gave.
-    fn remember_invite_password(&mut self, room: BareJid, password: String) {
-        if self.invite_passwords.len() >= MAX_INVITE_PASSWORDS
-            && !self.invite_passwords.contains_key(&room)
-        {
-            return;
-        }
-        self.invite_passwords.insert(room, password);
     }
 
     /// Our presence as it should be now.

@@ -110,11 +110,7 @@ impl Session<'_> {
         let Some(room) = self.rooms.get_mut(jid) else {
             return Ok(());
         };
-        let event = Event::RoomJoined {
-            room: room.id.clone(),
-            topic: Some(subject).filter(|s| !s.is_empty()),
-            occupants: room.occupants.values().cloned().collect(),
-        };
+        let event = room.occupants.joined(room.id.clone(), Some(subject));
         let cursor = match room.backlog {
             Backlog::Nothing => self.ctx.spec.archive_cursors.get(&room.id.0).cloned(),
             _ => None,

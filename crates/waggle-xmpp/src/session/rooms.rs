@@ -1,6 +1,9 @@
 //! Group chats (XEP-0045): the rooms we are in or entering, their occupants,
 //! and the events their presences become; their messages are in
-//! [`room_lines`](super::room_lines).
+//! [`room_lines`](super::room_lines). How a presence changes the occupants
+//! (and the words for a kick or a ban) is
+//! [`convert::occupants`](crate::convert::occupants), shared with the
+//! component; the phases of a room are this session's.
 //!
 //! Entering a room: first its features are asked for (does it keep an
 //! archive?), then the join asks for the history that fits: none when the
@@ -11,10 +14,10 @@
 //! is held back (a bounded amount) and delivered right after
 //! [`Event::RoomJoined`], then the room's archive is read if it is to be.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::SystemTime;
 
-use waggle_core::{Event, Occupant, RoomId};
+use waggle_core::{Event, RoomId};
 use xmpp_parsers::disco::DiscoInfoQuery;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::Message;
@@ -24,8 +27,10 @@ use xmpp_parsers::stanza_error::StanzaError;
 use super::catchup::has_archive;
 use super::room_lines::HeldLine;
 use super::{Pending, Session};
+use crate::convert::iq::RoomRequest;
 use crate::convert::message as msg;
 use crate::convert::muc::InstantRoom;
+use crate::convert::occupants::{OccupantChange, Occupants};
 use crate::convert::presence::{self as pres, Backlog, Kind};
 use crate::error::XmppError;
 
@@ -102,7 +107,7 @@ pub struct Room {
     /// Where we stand.
     pub phase: Phase,
     /// Everyone there, by nick (us included).
-    pub occupants: BTreeMap<String, Occupant>,
+    pub occupants: Occupants,
     /// The subject.
     pub topic: Option<String>,
     /// The history asked for in the join.
@@ -223,11 +228,7 @@ impl Session<'_> {
             && room.phase != Phase::Leaving
         {
             if matches!(room.phase, Phase::Joined | Phase::CatchingUp { .. }) {
-                let event = Event::RoomJoined {
-                    room: id,
-                    topic: room.topic.clone().filter(|t| !t.is_empty()),
-                    occupants: room.occupants.values().cloned().collect(),
-                };
+                let event = room.occupants.joined(id, room.topic.clone());
                 self.emit(event).await;
                 if let Some(to) = invite {
                     self.send(msg::invite(jid, to, None)).await?;
@@ -237,7 +238,7 @@ impl Session<'_> {
             }
             return Ok(());
         }
-        let password = password.or_else(|| self.invite_passwords.get(&jid).cloned());
+        let password = password.or_else(|| self.invite_passwords.get(&jid).map(str::to_string));
         let hold = self.new_hold();
         let room = Room {
             id,
@@ -246,7 +247,7 @@ impl Session<'_> {
             password,
             attempts: 0,
             phase: Phase::Probing,
-            occupants: BTreeMap::new(),
+            occupants: Occupants::new(),
             topic: None,
             backlog: Backlog::Recent,
             held: VecDeque::new(),
@@ -369,103 +370,59 @@ impl Session<'_> {
                     self.error(format!("{id}: {text}")).await;
                 }
             }
-            Kind::Available { .. } => {
+            kind => {
                 let Some(nick) = nick else { return Ok(()) };
-                let is_self = info.is_self || nick == room.nick;
-                let occupant = Occupant {
-                    nick: nick.clone(),
-                    handle: info.real_jid.as_ref().map(|j| j.to_string()),
-                    role: info.role,
-                    is_self,
-                };
-                if is_self {
-                    room.nick = nick.clone();
-                }
-                let changed = room.occupants.get(&nick) != Some(&occupant);
-                room.occupants.insert(nick, occupant.clone());
-                match room.phase {
-                    Phase::Joining { .. } if is_self => {
-                        room.phase = Phase::Joining { self_seen: true };
-                        if info.created {
-                            let to = Some(Jid::from(jid.clone()));
-                            self.iq_set(to, InstantRoom::default(), Pending::RoomConfig(jid))
+                let change = room.occupants.apply(&mut room.nick, nick, &info, kind);
+                match change {
+                    Some(OccupantChange::Present { occupant, changed }) => match room.phase {
+                        Phase::Joining { .. } if occupant.is_self => {
+                            room.phase = Phase::Joining { self_seen: true };
+                            if info.created {
+                                let to = Some(Jid::from(jid.clone()));
+                                self.iq_set(
+                                    to,
+                                    InstantRoom::default(),
+                                    Pending::Room(RoomRequest::Configure(jid)),
+                                )
                                 .await?;
+                            }
                         }
-                    }
-                    _ if in_room && changed => {
-                        self.emit(Event::OccupantUpdated { room: id, occupant })
+                        _ if in_room && changed => {
+                            self.emit(Event::OccupantUpdated { room: id, occupant })
+                                .await;
+                        }
+                        _ => {}
+                    },
+                    Some(OccupantChange::Renamed {
+                        old,
+                        new,
+                        is_self: false,
+                    }) if in_room => {
+                        self.emit(Event::OccupantRenamed { room: id, old, new })
                             .await;
+                    }
+                    Some(OccupantChange::Left(departure)) if departure.is_self => {
+                        let leaving = room.phase == Phase::Leaving;
+                        let rejoin = if leaving { room.rejoin.take() } else { None };
+                        let invites = std::mem::take(&mut room.invite_on_join);
+                        self.drop_room(&jid);
+                        if let Some((nick, password)) = rejoin {
+                            return self
+                                .join_room(id, jid, nick, password, invites.into_iter().next())
+                                .await;
+                        }
+                        self.emit(Event::RoomLeft {
+                            room: id,
+                            reason: if leaving { None } else { departure.why },
+                        })
+                        .await;
+                    }
+                    Some(OccupantChange::Left(departure)) if in_room => {
+                        self.emit(departure.occupant_left(id, &jid)).await;
                     }
                     _ => {}
                 }
             }
-            Kind::Unavailable { status } => {
-                let Some(nick) = nick else { return Ok(()) };
-                let is_self = info.is_self || nick == room.nick;
-                if let Some(new) = info.new_nick.clone() {
-                    if let Some(mut o) = room.occupants.remove(&nick) {
-                        o.nick = new.clone();
-                        room.occupants.insert(new.clone(), o);
-                    }
-                    if is_self {
-                        room.nick = new;
-                    } else if in_room {
-                        self.emit(Event::OccupantRenamed {
-                            room: id,
-                            old: nick,
-                            new,
-                        })
-                        .await;
-                    }
-                    return Ok(());
-                }
-                room.occupants.remove(&nick);
-                let why = if info.kicked {
-                    Some(format!(
-                        "Kicked by {}{}",
-                        info.actor.clone().unwrap_or_else(|| "a moderator".into()),
-                        info.reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    ))
-                } else if info.banned {
-                    Some("Banned from the room".to_string())
-                } else {
-                    info.reason.clone().or(status)
-                };
-                if is_self {
-                    let leaving = room.phase == Phase::Leaving;
-                    let rejoin = if leaving { room.rejoin.take() } else { None };
-                    let invites = std::mem::take(&mut room.invite_on_join);
-                    self.drop_room(&jid);
-                    if let Some((nick, password)) = rejoin {
-                        return self
-                            .join_room(id, jid, nick, password, invites.into_iter().next())
-                            .await;
-                    }
-                    self.emit(Event::RoomLeft {
-                        room: id,
-                        reason: if leaving { None } else { why },
-                    })
-                    .await;
-                } else if in_room {
-                    let kicked_by = info.kicked.then(|| {
-                        info.actor.clone().unwrap_or_else(|| {
-                            jid.node().map(|n| n.to_string()).unwrap_or_default()
-                        })
-                    });
-                    let reason = if info.kicked { info.reason } else { why };
-                    self.emit(Event::OccupantLeft {
-                        room: id,
-                        nick,
-                        reason,
-                        kicked_by,
-                    })
-                    .await;
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -473,18 +430,6 @@ impl Session<'_> {
     /// The room nick to kick for `who`: an occupant's nick, or the occupant
     /// whose real JID is `who`.
     pub(super) fn occupant_nick(&self, room: &BareJid, who: &str) -> Option<String> {
-        let r = self.rooms.get(room)?;
-        if r.occupants.contains_key(who) {
-            return Some(who.to_string());
-        }
-        r.occupants
-            .values()
-            .find(|o| {
-                o.handle
-                    .as_deref()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(who))
-                    || o.nick.eq_ignore_ascii_case(who)
-            })
-            .map(|o| o.nick.clone())
+        self.rooms.get(room)?.occupants.nick_for(who)
     }
 }

@@ -131,76 +131,81 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, duplex};
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     /// Poll `fill_buf` once without waiting: the bytes, or `None` if it would wait.
-    fn try_fill<T: AsyncRead + Unpin>(s: &mut OnDemand<T>) -> Option<Vec<u8>> {
+    fn try_fill<T: AsyncRead + Unpin>(s: &mut OnDemand<T>) -> io::Result<Option<Vec<u8>>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match Pin::new(s).poll_fill_buf(&mut cx) {
-            Poll::Ready(Ok(bytes)) => Some(bytes.to_vec()),
-            Poll::Ready(Err(e)) => panic!("read failed: {e}"),
-            Poll::Pending => None,
+            Poll::Ready(bytes) => bytes.map(|b| Some(b.to_vec())),
+            Poll::Pending => Ok(None),
         }
     }
 
     #[tokio::test]
-    async fn the_buffer_is_held_while_bytes_wait_and_released_once_read() {
+    async fn the_buffer_is_held_while_bytes_wait_and_released_once_read() -> TestResult {
         let (mut server, client) = duplex(64 * 1024);
         let mut s = OnDemand::new(client);
         assert_eq!(s.buffer_capacity(), 0, "nothing read yet");
-        assert_eq!(try_fill(&mut s), None);
+        assert_eq!(try_fill(&mut s)?, None);
         assert_eq!(s.buffer_capacity(), 0, "a read that waits holds nothing");
 
-        server.write_all(b"<message/><presence/>").await.unwrap();
+        server.write_all(b"<message/><presence/>").await?;
         assert_eq!(
-            try_fill(&mut s).as_deref(),
+            try_fill(&mut s)?.as_deref(),
             Some(&b"<message/><presence/>"[..])
         );
         Pin::new(&mut s).consume(10);
         assert!(s.buffer_capacity() >= 11, "unread bytes keep the buffer");
-        assert_eq!(try_fill(&mut s).as_deref(), Some(&b"<presence/>"[..]));
+        assert_eq!(try_fill(&mut s)?.as_deref(), Some(&b"<presence/>"[..]));
         Pin::new(&mut s).consume(11);
-        assert_eq!(try_fill(&mut s), None);
+        assert_eq!(try_fill(&mut s)?, None);
         assert_eq!(s.buffer_capacity(), 0, "released once read and quiet");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn everything_arrives_in_order_across_reads_of_any_size() {
+    async fn everything_arrives_in_order_across_reads_of_any_size() -> TestResult {
         let (mut server, client) = duplex(4 * 1024);
         let sent: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();
             tokio::spawn(async move {
                 for chunk in sent.chunks(3_000) {
-                    server.write_all(chunk).await.unwrap();
+                    server.write_all(chunk).await?;
                 }
+                io::Result::Ok(())
             })
         };
         let mut s = OnDemand::new(client);
         let mut got = Vec::new();
         let mut small = [0u8; 7];
         while got.len() < sent.len() / 2 {
-            let n = s.read(&mut small).await.unwrap();
-            got.extend_from_slice(&small[..n]);
+            let n = s.read(&mut small).await?;
+            got.extend(small.iter().take(n));
         }
         while got.len() < sent.len() {
-            let chunk = s.fill_buf().await.unwrap().to_vec();
+            let chunk = s.fill_buf().await?.to_vec();
             assert!(!chunk.is_empty() && chunk.len() <= READ_BUFFER);
             Pin::new(&mut s).consume(chunk.len());
             got.extend_from_slice(&chunk);
         }
-        writer.await.unwrap();
+        writer.await??;
         assert_eq!(got, sent);
-        assert!(s.fill_buf().await.unwrap().is_empty(), "end of stream");
+        assert!(s.fill_buf().await?.is_empty(), "end of stream");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn writes_go_straight_through() {
+    async fn writes_go_straight_through() -> TestResult {
         let (mut server, client) = duplex(1024);
         let mut s = OnDemand::new(client);
-        s.write_all(b"<iq type='get'/>").await.unwrap();
-        s.flush().await.unwrap();
+        s.write_all(b"<iq type='get'/>").await?;
+        s.flush().await?;
         let mut got = [0u8; 16];
-        server.read_exact(&mut got).await.unwrap();
+        server.read_exact(&mut got).await?;
         assert_eq!(&got, b"<iq type='get'/>");
         assert_eq!(s.buffer_capacity(), 0, "writing takes no read buffer");
+        Ok(())
     }
 }

@@ -399,3 +399,49 @@ async fn bad_targets_and_offline_accounts() {
     let l = c.expect(pred("404", |m| m.is("404"))).await.unwrap();
     assert_any(&[l], "the account is not online");
 }
+
+#[tokio::test]
+async fn a_burst_of_messages_is_shown_and_logged_whole_and_in_order() {
+    const BURST: usize = 300;
+    let gw = TestGateway::start_default().await.unwrap();
+    let mut c = gw.connect().await.unwrap();
+    c.register_with_caps(
+        "alice",
+        &["draft/chathistory", "batch", "server-time", "message-tags"],
+    )
+    .await
+    .unwrap();
+    c.root_expect("register pw", "Account successfully created")
+        .await
+        .unwrap();
+    let acc = gw.online_account(&mut c, "alice").await.unwrap();
+    acc.contact("bob", PresenceState::Online).await.unwrap();
+    c.expect(":bob!bob@test.example JOIN &bitlbee")
+        .await
+        .unwrap();
+    // Queued faster than they are handled: the gateway takes them in batches.
+    for i in 0..BURST {
+        acc.emit(received(&format!("burst {i}"), MessageKind::Normal))
+            .await
+            .unwrap();
+    }
+    let mut shown = Vec::new();
+    while shown.len() < BURST {
+        let line = c.expect(":bob!bob@test.example PRIVMSG").await.unwrap();
+        shown.push(Msg::parse(&line).trailing().to_string());
+    }
+    let sent: Vec<String> = (0..BURST).map(|i| format!("burst {i}")).collect();
+    assert_eq!(shown, sent);
+
+    c.send("CHATHISTORY LATEST bob * 100").await.unwrap();
+    let logged: Vec<String> = c
+        .sync()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| Msg::parse(l))
+        .filter(|m| m.is("PRIVMSG") && m.tag("batch").is_some())
+        .map(|m| m.trailing().to_string())
+        .collect();
+    assert_eq!(logged, sent[BURST - 100..]);
+}

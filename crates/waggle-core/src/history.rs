@@ -224,6 +224,22 @@ pub trait MessageLog: Send + Sync + 'static {
         entry: &LogEntry,
     ) -> Result<Option<LoggedMessage>, StoreError>;
 
+    /// Append several messages in their order, each as [`append`](Self::append)
+    /// would, with a result of its own; a store may commit them in one
+    /// transaction. Returns once every one of them is durable or has failed.
+    async fn append_all(
+        &self,
+        user: UserId,
+        key: &UserKey,
+        entries: &[LogEntry],
+    ) -> Vec<Result<Option<LoggedMessage>, StoreError>> {
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            results.push(self.append(user, key, entry).await);
+        }
+        results
+    }
+
     /// Move an archive's catch-up cursor without logging a message (for a
     /// message the gateway dropped on purpose, e.g. from an ignored stranger).
     async fn set_archive_cursor(

@@ -158,6 +158,16 @@ impl Outbox {
         }
     }
 
+    /// How many items are queued.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Drop what was queued after the first `len` items.
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+
     /// Take everything queued, in order.
     pub fn take(&mut self) -> Vec<(To, Out)> {
         std::mem::take(&mut self.items)

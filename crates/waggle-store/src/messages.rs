@@ -72,6 +72,34 @@ pub(crate) fn logged(
     })
 }
 
+/// The row an entry is written as: its columns, sender and body sealed.
+fn row_of(user: UserId, key: &UserKey, entry: &LogEntry) -> Result<Row, StoreError> {
+    Ok(Row {
+        user: user.0,
+        conversation: ConvKey::of(&entry.conversation),
+        direction: columns::direction_code(entry.direction),
+        at_ms: columns::entry_ms(entry.at),
+        msgid: entry.msgid.clone(),
+        kind: columns::kind_code(entry.kind),
+        archive_id: entry.archive_id.clone(),
+        origin_id: entry.origin_id.clone(),
+        sealed: crypto::seal_message(key, user.0, &entry.msgid, &entry.sender, &entry.body)?,
+    })
+}
+
+/// What an append of `entry` (written at `at_ms`) gives once its row committed
+/// as `seq`, or was found a duplicate.
+fn appended(user: UserId, entry: &LogEntry, at_ms: i64, seq: Option<i64>) -> Option<LoggedMessage> {
+    let Some(seq) = seq else {
+        tracing::debug!(user = %user, msgid = entry.msgid, "duplicate message not logged");
+        return None;
+    };
+    let mut entry = entry.clone();
+    // As stored: whole milliseconds, within 1970 … 9999.
+    entry.at = columns::from_ms(at_ms);
+    Some(LoggedMessage { seq, entry })
+}
+
 impl SqliteStore {
     async fn append_impl(
         &self,
@@ -79,26 +107,41 @@ impl SqliteStore {
         key: &UserKey,
         entry: &LogEntry,
     ) -> Result<Option<LoggedMessage>, StoreError> {
-        let at_ms = columns::entry_ms(entry.at);
-        let row = Row {
-            user: user.0,
-            conversation: ConvKey::of(&entry.conversation),
-            direction: columns::direction_code(entry.direction),
-            at_ms,
-            msgid: entry.msgid.clone(),
-            kind: columns::kind_code(entry.kind),
-            archive_id: entry.archive_id.clone(),
-            origin_id: entry.origin_id.clone(),
-            sealed: crypto::seal_message(key, user.0, &entry.msgid, &entry.sender, &entry.body)?,
-        };
-        let Some(seq) = self.writer.append(row).await? else {
-            tracing::debug!(user = %user, msgid = entry.msgid, "duplicate message not logged");
-            return Ok(None);
-        };
-        let mut entry = entry.clone();
-        // As stored: whole milliseconds, within 1970 … 9999.
-        entry.at = columns::from_ms(at_ms);
-        Ok(Some(LoggedMessage { seq, entry }))
+        let row = row_of(user, key, entry)?;
+        let at_ms = row.at_ms;
+        let seq = self.writer.append(row).await?;
+        Ok(appended(user, entry, at_ms, seq))
+    }
+
+    /// Queue every entry's row before waiting for any, so that the writer can
+    /// commit them together.
+    async fn append_all_impl(
+        &self,
+        user: UserId,
+        key: &UserKey,
+        entries: &[LogEntry],
+    ) -> Vec<Result<Option<LoggedMessage>, StoreError>> {
+        let mut queued = Vec::with_capacity(entries.len());
+        for entry in entries {
+            queued.push(match row_of(user, key, entry) {
+                Ok(row) => {
+                    let at_ms = row.at_ms;
+                    self.writer.queue_append(row).await.map(|q| (q, at_ms))
+                }
+                Err(e) => Err(e),
+            });
+        }
+        let mut results = Vec::with_capacity(entries.len());
+        for (entry, queued) in entries.iter().zip(queued) {
+            results.push(match queued {
+                Ok((queued, at_ms)) => queued
+                    .committed()
+                    .await
+                    .map(|seq| appended(user, entry, at_ms, seq)),
+                Err(e) => Err(e),
+            });
+        }
+        results
     }
 
     async fn set_archive_cursor_impl(
@@ -292,6 +335,15 @@ impl MessageLog for SqliteStore {
         entry: &LogEntry,
     ) -> Result<Option<LoggedMessage>, StoreError> {
         self.append_impl(user, key, entry).await
+    }
+
+    async fn append_all(
+        &self,
+        user: UserId,
+        key: &UserKey,
+        entries: &[LogEntry],
+    ) -> Vec<Result<Option<LoggedMessage>, StoreError>> {
+        self.append_all_impl(user, key, entries).await
     }
 
     async fn set_archive_cursor(

@@ -136,21 +136,32 @@ impl Writer {
 
     /// Write a row; its seq once committed, `None` for a duplicate.
     pub(crate) async fn append(&self, row: Row) -> Result<Option<i64>, StoreError> {
-        self.write(Write::Append(row)).await
+        self.queue_append(row).await?.committed().await
+    }
+
+    /// Queue a row behind those queued before it, without waiting for its
+    /// commit: rows queued one after the other before anyone waits can share
+    /// one transaction.
+    pub(crate) async fn queue_append(&self, row: Row) -> Result<Queued, StoreError> {
+        self.queue_write(Write::Append(row)).await
     }
 
     /// Move read positions forward; answered once committed.
     pub(crate) async fn save_positions(&self, positions: Positions) -> Result<(), StoreError> {
-        self.write(Write::Positions(positions)).await.map(|_| ())
+        self.queue_write(Write::Positions(positions))
+            .await?
+            .committed()
+            .await
+            .map(|_| ())
     }
 
-    async fn write(&self, write: Write) -> Result<Option<i64>, StoreError> {
+    async fn queue_write(&self, write: Write) -> Result<Queued, StoreError> {
         let (done, answer) = oneshot::channel();
         self.queue
             .send(Request::Write(write, done))
             .await
             .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        Ok(Queued(answer))
     }
 
     /// Finish what is queued, then close the writer's connection.
@@ -159,6 +170,17 @@ impl Writer {
         if self.queue.send(Request::Close(done)).await.is_ok() {
             let _ = closed.await;
         }
+    }
+}
+
+/// A write in the writer's queue.
+pub(crate) struct Queued(oneshot::Receiver<Result<Option<i64>, StoreError>>);
+
+impl Queued {
+    /// Its outcome once its transaction committed: an append's seq (`None` for
+    /// a duplicate).
+    pub(crate) async fn committed(self) -> Result<Option<i64>, StoreError> {
+        self.0.await.map_err(|_| closed())?
     }
 }
 

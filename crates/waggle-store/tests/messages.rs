@@ -72,6 +72,54 @@ async fn appends_grow_seq_and_come_back_in_order() -> TestResult {
 }
 
 #[tokio::test]
+async fn appends_queued_together_keep_their_order_and_their_own_outcomes() -> TestResult {
+    let (_dir, _path, store) = fresh().await?;
+    let (user, key, row) = alice(&store).await?;
+    let (carol, carol_key) = store.create_user("carol", "pw").await?;
+    let carols = store
+        .save_account(
+            carol,
+            &carol_key,
+            &account("carol@x.org", "jabber", None, 0),
+        )
+        .await?;
+    let mut first = entry(bob(row), 1, "m1", "first");
+    first.origin_id = Some("o1".into());
+    let mut again = entry(bob(row), 2, "m2", "the first again");
+    again.origin_id = Some("o1".into());
+    let foreign = entry(bob(carols), 3, "m3", "into carol's account");
+    let last = entry(bob(row), 4, "m4", "last");
+    let results = store
+        .append_all(user, &key, &[first, again, foreign, last.clone()])
+        .await;
+    let [first, again, foreign, fourth] = results.as_slice() else {
+        return Err(format!("{} results for 4 entries", results.len()).into());
+    };
+    let first = first
+        .as_ref()
+        .map_err(|e| e.to_string())?
+        .clone()
+        .ok_or("first not logged")?;
+    assert!(
+        matches!(again, Ok(None)),
+        "a duplicate in the same batch: {again:?}"
+    );
+    assert!(foreign.is_err(), "another user's account: {foreign:?}");
+    let fourth = fourth
+        .as_ref()
+        .map_err(|e| e.to_string())?
+        .clone()
+        .ok_or("last not logged")?;
+    assert!(first.seq < fourth.seq);
+    assert_eq!(fourth.entry, last);
+    let all = store.since(user, &key, 0, 10).await?;
+    let bodies: Vec<_> = all.iter().map(|m| m.entry.body.as_str()).collect();
+    assert_eq!(bodies, ["first", "last"]);
+    assert!(store.append_all(user, &key, &[]).await.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
 async fn seq_is_never_reused_after_the_newest_are_deleted() -> TestResult {
     let (_dir, _path, store) = fresh().await?;
     let (user, key, row) = alice(&store).await?;

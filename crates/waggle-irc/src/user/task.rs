@@ -12,7 +12,7 @@ use irc_proto::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
-use waggle_core::{AccountId, BackendEvent, Command};
+use waggle_core::{AccountId, BackendEvent, Command, LogEntry, LoggedMessage, StoreError};
 
 use super::cx::Control;
 use super::{Cx, NewClient, Start, User, UserInput};
@@ -22,6 +22,9 @@ use crate::line::Line;
 use crate::outbox::{ClientId, Out, Outbox, To};
 use crate::server::Shared;
 
+/// A message's log entry and what appending it gave.
+type Appended = (LogEntry, Result<Option<LoggedMessage>, StoreError>);
+
 /// How often changed read positions are written.
 const POSITION_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a message waits for room in a busy account's queue.
@@ -30,6 +33,9 @@ const QUEUE_PATIENCE: Duration = Duration::from_secs(30);
 const VALIDITY_INTERVAL: Duration = Duration::from_secs(15);
 /// Changed contacts saved together at most, while a backend's events keep coming.
 const CONTACT_BATCH: usize = 256;
+/// How many queued account events are handled before their output is flushed
+/// (and their messages logged) together.
+const EVENT_BATCH: usize = 64;
 
 /// The task that owns a user.
 pub(super) struct Task {
@@ -170,23 +176,7 @@ impl Task {
                     None => return,
                 },
                 Some(ev) = self.events.recv(), if self.forward.is_none() => {
-                    let BackendEvent { account, seq, event } = ev;
-                    let step = AssertUnwindSafe(async {
-                        self.cx(None).handle_event(account, event).await;
-                        self.flush(None).await;
-                        if self.events.is_empty()
-                            || self.user.contacts_unsaved.len() >= CONTACT_BATCH
-                        {
-                            self.save_unsaved_contacts().await;
-                        }
-                    })
-                    .catch_unwind()
-                    .await;
-                    if step.is_err() {
-                        self.recover("an event of an account").await;
-                    }
-                    self.ack(account, seq);
-                    self.after_input(None).await;
+                    self.handle_events(ev).await;
                 }
                 _ = tokio::time::sleep_until(paste.unwrap_or_else(Instant::now)), if paste.is_some() => {
                     self.flush_due_pastes().await;
@@ -195,6 +185,59 @@ impl Task {
                 _ = validity.tick(), if self.user.login.is_some() => self.check_valid().await,
                 _ = self.user.cancel.cancelled() => return,
             }
+        }
+    }
+
+    /// Handle `first` and the events already queued behind it (at most
+    /// [`EVENT_BATCH`]), then flush what they brought at once, so that their
+    /// messages are logged in one commit; each event is acknowledged to its
+    /// account only after that.
+    async fn handle_events(&mut self, first: BackendEvent) {
+        let mut handled = Vec::new();
+        let mut next = Some(first);
+        while let Some(BackendEvent {
+            account,
+            seq,
+            event,
+        }) = next.take()
+        {
+            let before = self.out.len();
+            let step = AssertUnwindSafe(self.cx(None).handle_event(account, event))
+                .catch_unwind()
+                .await;
+            handled.push((account, seq));
+            if step.is_err() {
+                // The events before it were handled in full: their output stays.
+                self.out.truncate(before);
+                self.finish_events(&handled).await;
+                self.recover("an event of an account").await;
+                self.after_input(None).await;
+                return;
+            }
+            if handled.len() < EVENT_BATCH && self.forward.is_none() && self.ctl.end.is_none() {
+                next = self.events.try_recv().ok();
+            }
+        }
+        self.finish_events(&handled).await;
+        self.after_input(None).await;
+    }
+
+    /// Flush what the `handled` events brought, save the contacts they changed
+    /// once no more events wait (or many contacts do), then acknowledge them.
+    async fn finish_events(&mut self, handled: &[(AccountId, u64)]) {
+        let step = AssertUnwindSafe(async {
+            self.flush(None).await;
+            if self.events.is_empty() || self.user.contacts_unsaved.len() >= CONTACT_BATCH {
+                self.save_unsaved_contacts().await;
+            }
+        })
+        .catch_unwind()
+        .await;
+        if step.is_err() {
+            self.recover("an event of an account").await;
+        }
+        for &(account, seq) in handled {
+            self.ack(account, seq);
         }
     }
 
@@ -308,20 +351,20 @@ impl Task {
 
     /// Send the rendered output: log what must be logged, then fan out.
     pub async fn flush(&mut self, origin: Option<ClientId>) {
-        let items = self.out.take();
+        let mut items = self.out.take();
         if items.is_empty() {
             return;
         }
+        let logged = self.log_messages(&mut items).await;
         let tz = self.user.cfg.timezone;
         let timestamps = self.user.cfg.display_timestamps;
         let addressed = format!("{}{}", self.user.nick, self.user.cfg.to_char);
         let server = self.user.shared.config.name.clone();
-        for (to, out) in items {
+        for ((to, out), logged) in items.into_iter().zip(logged) {
             let out = match out {
                 Out::Message(mut d) => {
-                    if let Some(entry) = d.log.take() {
-                        let h = self.user.log_handle();
-                        match h.log.append(h.user, &h.key, &entry).await {
+                    if let Some((entry, result)) = logged {
+                        match result {
                             Ok(Some(logged)) => {
                                 d.seq = Some(logged.seq);
                                 self.user.note_cursor(&entry);
@@ -371,6 +414,41 @@ impl Task {
             };
             self.fan_out(origin, to, &out, &render);
         }
+    }
+
+    /// Append every message of `items` that is to be logged, all in one go (a
+    /// store commits them together), taking their entries out: for each item its
+    /// entry and the append's outcome, `None` when it had nothing to log.
+    async fn log_messages(&self, items: &mut [(To, Out)]) -> Vec<Option<Appended>> {
+        let mut to_log = Vec::with_capacity(items.len());
+        let mut entries = Vec::new();
+        for (_, out) in items.iter_mut() {
+            let entry = match out {
+                Out::Message(d) => d.log.take(),
+                _ => None,
+            };
+            to_log.push(entry.is_some());
+            entries.extend(entry);
+        }
+        if entries.is_empty() {
+            return to_log.into_iter().map(|_| None).collect();
+        }
+        let h = self.user.log_handle();
+        let mut results = h.log.append_all(h.user, &h.key, &entries).await.into_iter();
+        let mut entries = entries.into_iter();
+        to_log
+            .into_iter()
+            .map(|logged| {
+                if !logged {
+                    return None;
+                }
+                let entry = entries.next()?;
+                let result = results
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::Database("the log gave no outcome".into())));
+                Some((entry, result))
+            })
+            .collect()
     }
 
     fn fan_out(&mut self, origin: Option<ClientId>, to: To, out: &Out, render: &Render<'_>) {

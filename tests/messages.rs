@@ -400,9 +400,9 @@ async fn bad_targets_and_offline_accounts() {
     assert_any(&[l], "the account is not online");
 }
 
-#[tokio::test]
-async fn a_burst_of_messages_is_shown_and_logged_whole_and_in_order() {
-    const BURST: usize = 300;
+/// Alice registered (so her messages go to the store), asking for what
+/// CHATHISTORY needs, with bob online.
+async fn registered() -> (TestGateway, IrcClient, TestAccountHandle) {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.connect().await.unwrap();
     c.register_with_caps(
@@ -419,6 +419,28 @@ async fn a_burst_of_messages_is_shown_and_logged_whole_and_in_order() {
     c.expect(":bob!bob@test.example JOIN &bitlbee")
         .await
         .unwrap();
+    (gw, c, acc)
+}
+
+/// The texts of the messages `CHATHISTORY LATEST bob * n` gives.
+async fn latest_with_bob(c: &mut IrcClient, n: usize) -> Vec<String> {
+    c.send(&format!("CHATHISTORY LATEST bob * {n}"))
+        .await
+        .unwrap();
+    c.sync()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| Msg::parse(l))
+        .filter(|m| m.is("PRIVMSG") && m.tag("batch").is_some())
+        .map(|m| m.trailing().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_messages_is_shown_and_logged_whole_and_in_order() {
+    const BURST: usize = 300;
+    let (_gw, mut c, acc) = registered().await;
     // Queued faster than they are handled: the gateway takes them in batches.
     for i in 0..BURST {
         acc.emit(received(&format!("burst {i}"), MessageKind::Normal))
@@ -433,15 +455,28 @@ async fn a_burst_of_messages_is_shown_and_logged_whole_and_in_order() {
     let sent: Vec<String> = (0..BURST).map(|i| format!("burst {i}")).collect();
     assert_eq!(shown, sent);
 
-    c.send("CHATHISTORY LATEST bob * 100").await.unwrap();
-    let logged: Vec<String> = c
-        .sync()
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| Msg::parse(l))
-        .filter(|m| m.is("PRIVMSG") && m.tag("batch").is_some())
-        .map(|m| m.trailing().to_string())
-        .collect();
-    assert_eq!(logged, sent[BURST - 100..]);
+    assert_eq!(latest_with_bob(&mut c, 100).await, sent[BURST - 100..]);
+}
+
+#[tokio::test]
+async fn a_burst_of_lines_to_a_contact_is_sent_and_logged_whole_and_in_order() {
+    const BURST: usize = 300;
+    let (_gw, mut c, acc) = registered().await;
+    // Written faster than they are handled: the gateway takes them in batches,
+    // which a command to root in the middle ends.
+    for i in 0..BURST {
+        c.send(&format!("PRIVMSG bob :line {i}")).await.unwrap();
+        if i == BURST / 2 {
+            c.send("PRIVMSG &bitlbee :blist").await.unwrap();
+        }
+    }
+    let sent: Vec<String> = (0..BURST).map(|i| format!("line {i}")).collect();
+    for text in &sent {
+        assert_eq!(
+            strip_id(acc.next_command().await.unwrap()),
+            send(text, MessageKind::Normal)
+        );
+    }
+    c.expect(":root!root@").await.unwrap();
+    assert_eq!(latest_with_bob(&mut c, 100).await, sent[BURST - 100..]);
 }

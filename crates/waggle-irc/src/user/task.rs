@@ -5,9 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::panic::AssertUnwindSafe;
-
-use futures_util::FutureExt;
 use irc_proto::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -22,6 +19,8 @@ use crate::line::Line;
 use crate::outbox::{ClientId, Out, Outbox, To};
 use crate::server::Shared;
 
+mod batches;
+
 /// A message's log entry and what appending it gave.
 type Appended = (LogEntry, Result<Option<LoggedMessage>, StoreError>);
 
@@ -31,11 +30,6 @@ const POSITION_INTERVAL: Duration = Duration::from_secs(1);
 const QUEUE_PATIENCE: Duration = Duration::from_secs(30);
 /// How often a running user checks the admin did not delete them.
 const VALIDITY_INTERVAL: Duration = Duration::from_secs(15);
-/// Changed contacts saved together at most, while a backend's events keep coming.
-const CONTACT_BATCH: usize = 256;
-/// How many queued account events are handled before their output is flushed
-/// (and their messages logged) together.
-const EVENT_BATCH: usize = 64;
 
 /// The task that owns a user.
 pub(super) struct Task {
@@ -167,12 +161,7 @@ impl Task {
                 .min();
             tokio::select! {
                 input = self.rx.recv() => match input {
-                    Some(input) => {
-                        let step = AssertUnwindSafe(self.input(input)).catch_unwind().await;
-                        if step.is_err() {
-                            self.recover("a command").await;
-                        }
-                    }
+                    Some(input) => self.handle_inputs(input).await,
                     None => return,
                 },
                 Some(ev) = self.events.recv(), if self.forward.is_none() => {
@@ -185,59 +174,6 @@ impl Task {
                 _ = validity.tick(), if self.user.login.is_some() => self.check_valid().await,
                 _ = self.user.cancel.cancelled() => return,
             }
-        }
-    }
-
-    /// Handle `first` and the events already queued behind it (at most
-    /// [`EVENT_BATCH`]), then flush what they brought at once, so that their
-    /// messages are logged in one commit; each event is acknowledged to its
-    /// account only after that.
-    async fn handle_events(&mut self, first: BackendEvent) {
-        let mut handled = Vec::new();
-        let mut next = Some(first);
-        while let Some(BackendEvent {
-            account,
-            seq,
-            event,
-        }) = next.take()
-        {
-            let before = self.out.len();
-            let step = AssertUnwindSafe(self.cx(None).handle_event(account, event))
-                .catch_unwind()
-                .await;
-            handled.push((account, seq));
-            if step.is_err() {
-                // The events before it were handled in full: their output stays.
-                self.out.truncate(before);
-                self.finish_events(&handled).await;
-                self.recover("an event of an account").await;
-                self.after_input(None).await;
-                return;
-            }
-            if handled.len() < EVENT_BATCH && self.forward.is_none() && self.ctl.end.is_none() {
-                next = self.events.try_recv().ok();
-            }
-        }
-        self.finish_events(&handled).await;
-        self.after_input(None).await;
-    }
-
-    /// Flush what the `handled` events brought, save the contacts they changed
-    /// once no more events wait (or many contacts do), then acknowledge them.
-    async fn finish_events(&mut self, handled: &[(AccountId, u64)]) {
-        let step = AssertUnwindSafe(async {
-            self.flush(None).await;
-            if self.events.is_empty() || self.user.contacts_unsaved.len() >= CONTACT_BATCH {
-                self.save_unsaved_contacts().await;
-            }
-        })
-        .catch_unwind()
-        .await;
-        if step.is_err() {
-            self.recover("an event of an account").await;
-        }
-        for &(account, seq) in handled {
-            self.ack(account, seq);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The buddy list as the server keeps it, and which resources of each contact
 //! are online: a contact's presence is that of its best resource.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use waggle_core::{Contact, Presence as CorePresence, PresenceState};
@@ -36,11 +36,17 @@ impl Resource {
     }
 }
 
+/// Online resources kept per contact at most; presences from more are ignored
+/// (a contact cannot make the gateway hold an unbounded list).
+const MAX_RESOURCES: usize = 32;
+
 /// The roster and the contacts' online resources.
 #[derive(Debug, Default)]
 pub struct Roster {
     items: HashMap<BareJid, Item>,
-    resources: HashMap<BareJid, BTreeMap<String, Resource>>,
+    /// By contact, its online resources by name: a short list (most contacts
+    /// have one), which a map would give a node of eleven slots.
+    resources: HashMap<BareJid, Vec<(String, Resource)>>,
     /// When each resource last wrote to us (for `resource_select activity`).
     activity: HashMap<BareJid, (String, Instant)>,
 }
@@ -89,11 +95,15 @@ impl Roster {
 
     /// A resource came online or changed.
     pub fn available(&mut self, from: &Jid, resource: Resource) {
-        let name = from.resource().map(|r| r.to_string()).unwrap_or_default();
-        self.resources
-            .entry(from.to_bare())
-            .or_default()
-            .insert(name, resource);
+        let name = from.resource().map(|r| r.as_str()).unwrap_or_default();
+        let list = self.resources.entry(from.to_bare()).or_default();
+        if let Some((_, known)) = list.iter_mut().find(|(n, _)| n == name) {
+            *known = resource;
+        } else if list.len() < MAX_RESOURCES {
+            list.push((name.to_string(), resource));
+        } else {
+            tracing::debug!(contact = %from.to_bare(), "too many resources, one ignored");
+        }
     }
 
     /// A resource wrote to us.
@@ -143,9 +153,9 @@ impl Roster {
         let bare = from.to_bare();
         match from.resource() {
             Some(r) => {
-                if let Some(map) = self.resources.get_mut(&bare) {
-                    map.remove(r.as_str());
-                    if map.is_empty() {
+                if let Some(list) = self.resources.get_mut(&bare) {
+                    list.retain(|(n, _)| n != r.as_str());
+                    if list.is_empty() {
                         self.resources.remove(&bare);
                     }
                 }
@@ -158,11 +168,8 @@ impl Roster {
 
     /// The online resources of `jid`, best first.
     pub fn resources(&self, jid: &BareJid) -> Vec<(String, Resource)> {
-        let mut list: Vec<(String, Resource)> = self
-            .resources
-            .get(jid)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
+        let mut list: Vec<(String, Resource)> =
+            self.resources.get(jid).cloned().unwrap_or_default();
         list.sort_by(|a, b| b.1.rank().cmp(&a.1.rank()).then(a.0.cmp(&b.0)));
         list
     }
@@ -262,6 +269,36 @@ mod tests {
                 .to_string(),
             "bob@example.org"
         );
+    }
+
+    #[test]
+    fn a_resource_is_kept_once_and_their_number_is_bounded() {
+        let mut r = Roster::default();
+        let bob = BareJid::new("bob@example.org").expect("jid");
+        let with = |status: &str| Resource {
+            priority: 0,
+            show: None,
+            status: Some(status.into()),
+        };
+        r.available(&jid("bob@example.org/phone"), with("first"));
+        r.available(&jid("bob@example.org/phone"), with("second"));
+        assert_eq!(
+            r.resources(&bob),
+            vec![("phone".to_string(), with("second"))]
+        );
+        for i in 0..100 {
+            r.available(&jid(&format!("bob@example.org/r{i}")), with("many"));
+        }
+        assert_eq!(r.resources(&bob).len(), MAX_RESOURCES);
+        r.available(&jid("bob@example.org/phone"), with("third"));
+        assert!(
+            r.resources(&bob)
+                .contains(&("phone".to_string(), with("third")))
+        );
+        r.unavailable(&jid("bob@example.org/phone"));
+        assert_eq!(r.resources(&bob).len(), MAX_RESOURCES - 1);
+        r.unavailable(&jid("bob@example.org"));
+        assert!(r.resources(&bob).is_empty());
     }
 
     #[test]

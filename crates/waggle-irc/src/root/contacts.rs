@@ -83,7 +83,7 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
         let (user, host) = s.contact_user_host(&protocol_of(s, id), &handle);
         s.contacts.insert(
             (id, handle.clone()),
-            crate::user::state::ContactEntry {
+            Box::new(crate::user::state::ContactEntry {
                 account: id,
                 handle: handle.clone(),
                 nick: nick.clone(),
@@ -96,7 +96,7 @@ pub(super) async fn add(s: &mut Cx<'_>, args: &[String]) {
                 online_since: None,
                 user,
                 host,
-            },
+            }),
         );
     }
     if tmp {

@@ -343,7 +343,7 @@ impl User {
         );
         self.contacts.insert(
             key,
-            ContactEntry {
+            Box::new(ContactEntry {
                 account,
                 handle: contact.handle,
                 nick,
@@ -356,7 +356,7 @@ impl User {
                 online_since,
                 user,
                 host,
-            },
+            }),
         );
         true
     }

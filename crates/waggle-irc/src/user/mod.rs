@@ -119,7 +119,9 @@ pub(crate) struct User {
     pub cfg: settings::UserSettings,
     pub accounts: Vec<Account>,
     pub next_account: u64,
-    pub contacts: BTreeMap<(AccountId, String), ContactEntry>,
+    /// Every contact, by account and handle; boxed, since each node of the map
+    /// holds eleven slots whether or not they are used.
+    pub contacts: BTreeMap<(AccountId, String), Box<ContactEntry>>,
     /// Contacts whose stored record (nick, group, name) is behind: saved together
     /// once the backends' events have been handled (see `Task::serve`).
     pub contacts_unsaved: std::collections::BTreeSet<(AccountId, String)>,
@@ -294,7 +296,7 @@ impl User {
     /// The contact behind a nick.
     pub(crate) fn contact_by_nick(&self, nick: &str) -> Option<&ContactEntry> {
         match self.nicks.get(&crate::nick::irc_lower(nick)) {
-            Some(NickOwner::Contact(a, h)) => self.contacts.get(&(*a, h.clone())),
+            Some(NickOwner::Contact(a, h)) => self.contacts.get(&(*a, h.clone())).map(|c| &**c),
             _ => None,
         }
     }

@@ -251,7 +251,7 @@ impl Cx<'_> {
                     irc_lower(&c.nick),
                     NickOwner::Contact(acc_id, c.handle.clone()),
                 );
-                self.contacts.insert((acc_id, c.handle), entry);
+                self.contacts.insert((acc_id, c.handle), Box::new(entry));
             }
             for mut a in kept {
                 // Kept accounts get their own row under the login, tags made unique.

@@ -20,6 +20,7 @@ pub mod connect;
 pub mod convert;
 pub mod dns;
 pub mod error;
+mod io_forward;
 pub mod limit;
 pub mod login;
 pub mod quickack;

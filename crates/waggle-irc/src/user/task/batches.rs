@@ -115,7 +115,7 @@ impl Task {
             if step.is_err() {
                 // The lines before it were handled in full: their output stays.
                 self.out.truncate(before);
-                self.flush(Some(id)).await;
+                self.flush_guarded(id).await;
                 self.recover("a command").await;
                 self.after_input(Some(id)).await;
                 return None;
@@ -129,12 +129,17 @@ impl Task {
                 Err(_) => break None,
             }
         };
+        self.flush_guarded(id).await;
+        self.after_input(Some(id)).await;
+        left
+    }
+
+    /// Flush what client `id`'s lines brought, recovering if that fails.
+    async fn flush_guarded(&mut self, id: ClientId) {
         let step = AssertUnwindSafe(self.flush(Some(id))).catch_unwind().await;
         if step.is_err() {
             self.recover("a command").await;
         }
-        self.after_input(Some(id)).await;
-        left
     }
 
     /// Whether a line of client `id` may be handled in a batch: a PRIVMSG or

@@ -34,6 +34,7 @@ impl Task {
     /// account only after that.
     pub(super) async fn handle_events(&mut self, first: BackendEvent) {
         let mut handled = Vec::new();
+        let mut failed = false;
         let mut next = Some(first);
         while let Some(BackendEvent {
             account,
@@ -49,16 +50,18 @@ impl Task {
             if step.is_err() {
                 // The events before it were handled in full: their output stays.
                 self.out.truncate(before);
-                self.finish_events(&handled).await;
-                self.recover("an event of an account").await;
-                self.after_input(None).await;
-                return;
-            }
-            if handled.len() < EVENT_BATCH && self.forward.is_none() && self.ctl.end.is_none() {
+                failed = true;
+            } else if handled.len() < EVENT_BATCH
+                && self.forward.is_none()
+                && self.ctl.end.is_none()
+            {
                 next = self.events.try_recv().ok();
             }
         }
         self.finish_events(&handled).await;
+        if failed {
+            self.recover("an event of an account").await;
+        }
         self.after_input(None).await;
     }
 
@@ -106,6 +109,7 @@ impl Task {
     async fn lines(&mut self, id: ClientId, first: Message) -> Option<UserInput> {
         let mut msg = first;
         let mut handled = 0;
+        let mut failed = false;
         let left = loop {
             let before = self.out.len();
             let step = AssertUnwindSafe(self.cx(Some(id)).handle_irc(msg))
@@ -115,10 +119,8 @@ impl Task {
             if step.is_err() {
                 // The lines before it were handled in full: their output stays.
                 self.out.truncate(before);
-                self.flush_guarded(id).await;
-                self.recover("a command").await;
-                self.after_input(Some(id)).await;
-                return None;
+                failed = true;
+                break None;
             }
             if handled >= LINE_BATCH || self.ctl.handover.is_some() || self.ctl.end.is_some() {
                 break None;
@@ -129,17 +131,12 @@ impl Task {
                 Err(_) => break None,
             }
         };
-        self.flush_guarded(id).await;
-        self.after_input(Some(id)).await;
-        left
-    }
-
-    /// Flush what client `id`'s lines brought, recovering if that fails.
-    async fn flush_guarded(&mut self, id: ClientId) {
-        let step = AssertUnwindSafe(self.flush(Some(id))).catch_unwind().await;
-        if step.is_err() {
+        let flushed = AssertUnwindSafe(self.flush(Some(id))).catch_unwind().await;
+        if failed || flushed.is_err() {
             self.recover("a command").await;
         }
+        self.after_input(Some(id)).await;
+        left
     }
 
     /// Whether a line of client `id` may be handled in a batch: a PRIVMSG or

@@ -13,12 +13,18 @@ async fn setup(caps: &[&str]) -> (TestGateway, IrcClient, TestAccountHandle) {
     let gw = TestGateway::start_default().await.unwrap();
     let mut c = gw.connect().await.unwrap();
     c.register_with_caps("alice", caps).await.unwrap();
-    let acc = gw.online_account(&mut c, "alice").await.unwrap();
+    let acc = bob_online(&gw, &mut c).await;
+    (gw, c, acc)
+}
+
+/// The test account online for `c`, with bob online on it and shown.
+async fn bob_online(gw: &TestGateway, c: &mut IrcClient) -> TestAccountHandle {
+    let acc = gw.online_account(c, "alice").await.unwrap();
     acc.contact("bob", PresenceState::Online).await.unwrap();
     c.expect(":bob!bob@test.example JOIN &bitlbee")
         .await
         .unwrap();
-    (gw, c, acc)
+    acc
 }
 
 fn received(body: &str, kind: MessageKind) -> Event {
@@ -414,11 +420,7 @@ async fn registered() -> (TestGateway, IrcClient, TestAccountHandle) {
     c.root_expect("register pw", "Account successfully created")
         .await
         .unwrap();
-    let acc = gw.online_account(&mut c, "alice").await.unwrap();
-    acc.contact("bob", PresenceState::Online).await.unwrap();
-    c.expect(":bob!bob@test.example JOIN &bitlbee")
-        .await
-        .unwrap();
+    let acc = bob_online(&gw, &mut c).await;
     (gw, c, acc)
 }
 

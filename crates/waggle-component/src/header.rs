@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 /// The longest stream header accepted.
 const MAX_HEADER: usize = 4096;
@@ -123,23 +123,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeaderFix<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for HeaderFix<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+waggle_xmpp::forward_writes!(impl<S> HeaderFix<S> => inner);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,6 +1,6 @@
-//! Writes through the byte-stream wrappers under the XML stream: [`Limited`],
-//! [`QuickAck`] and [`OnDemand`] each watch or buffer what is read and write
-//! straight to the stream they wrap.
+//! Writes through the byte-stream wrappers under an XML stream: [`Limited`],
+//! [`QuickAck`] and [`OnDemand`] here (and the component's own) each watch or
+//! buffer what is read and write straight to the stream they wrap.
 //!
 //! [`Limited`]: crate::limit::Limited
 //! [`QuickAck`]: crate::quickack::QuickAck
@@ -9,15 +9,16 @@
 /// Implement `AsyncWrite` for a wrapper by writing to its field: `forward_writes!(Type
 /// => field)`, or `forward_writes!(impl<T> Type<T> => field)` for a wrapper of any
 /// `T: AsyncWrite + Unpin`.
+#[macro_export]
 macro_rules! forward_writes {
     (impl<$t:ident> $ty:ty => $field:ident) => {
         impl<$t: ::tokio::io::AsyncWrite + Unpin> ::tokio::io::AsyncWrite for $ty {
-            $crate::io_forward::forward_writes!(@methods $field);
+            $crate::forward_writes!(@methods $field);
         }
     };
     ($ty:ty => $field:ident) => {
         impl ::tokio::io::AsyncWrite for $ty {
-            $crate::io_forward::forward_writes!(@methods $field);
+            $crate::forward_writes!(@methods $field);
         }
     };
     (@methods $field:ident) => {
@@ -56,5 +57,3 @@ macro_rules! forward_writes {
         }
     };
 }
-
-pub(crate) use forward_writes;

@@ -16,8 +16,6 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::io_forward::forward_writes;
-
 /// The largest top-level element accepted from the server, in bytes. Prosody
 /// refuses stanzas over 256 KiB from its clients; a roster of thousands of
 /// contacts still fits.
@@ -265,7 +263,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Limited<T> {
     }
 }
 
-forward_writes!(impl<T> Limited<T> => inner);
+crate::forward_writes!(impl<T> Limited<T> => inner);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -12,8 +12,6 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::io_forward::forward_writes;
-
 /// Ask the kernel to acknowledge what `tcp` received without delay.
 fn ack_now(tcp: &TcpStream) {
     let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
@@ -54,7 +52,7 @@ impl AsyncRead for QuickAck {
     }
 }
 
-forward_writes!(QuickAck => inner);
+crate::forward_writes!(QuickAck => inner);
 
 #[cfg(test)]
 mod tests {

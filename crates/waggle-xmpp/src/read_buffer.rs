@@ -15,8 +15,6 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
-use crate::io_forward::forward_writes;
-
 /// What one read from the server may bring at most.
 pub const READ_BUFFER: usize = 8 * 1024;
 
@@ -98,7 +96,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for OnDemand<T> {
     }
 }
 
-forward_writes!(impl<T> OnDemand<T> => inner);
+crate::forward_writes!(impl<T> OnDemand<T> => inner);
 
 #[cfg(test)]
 mod tests {
